@@ -1,0 +1,40 @@
+//! # clip-art — how CLIP generates art, in Rust
+//!
+//! The crate behind the course: one module per idea of the lecture, in lecture
+//! order. The book (`book/`) includes these sources, the notebooks (`notebooks/`)
+//! call them, and the exercises (`exercises/`) test your own versions against them.
+//!
+//! | lecture part | module |
+//! |---|---|
+//! | 1. Representing data: images | [`pixels`] |
+//! | 1. Representing data: text | [`one_hot`] |
+//! | 2. Softmax and cross-entropy | [`softmax`] |
+//! | 2. "224×224×3 pixels → 4 categories" | [`shapes`], [`classifier`] |
+//! | pictures and plots for people | [`picture`], [`plot`] |
+
+pub mod classifier;
+pub mod device;
+pub mod one_hot;
+pub mod picture;
+pub mod pixels;
+pub mod plot;
+pub mod shapes;
+pub mod softmax;
+
+/// Every book chapter's Rust blocks run as doc-tests with the crate's real
+/// dependencies (`cargo test --doc`). Listings included from `src/` with
+/// `{{#include}}` are marked `rs` in the book: they are this crate's own, compiled
+/// and unit-tested code.
+#[cfg(doctest)]
+pub mod book {
+    macro_rules! chapters {
+        ($($name:ident => $file:literal),* $(,)?) => {
+            $(#[doc = include_str!(concat!("../book/src/", $file))] pub struct $name;)*
+        };
+    }
+    chapters! {
+        Introduction => "introduction.md",
+        RepresentingData => "ch01-representing-data.md",
+        SoftmaxCrossEntropy => "ch02-softmax-cross-entropy.md",
+    }
+}

@@ -1,0 +1,198 @@
+//! Pictures people look at: single images, image grids and plots, saved as PNG
+//! (atomically) and shown inline in Jupyter with the `evcxr` feature.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use image::{Rgb, RgbImage, imageops};
+
+/// An RGB picture: a drawn shape, a grid of samples or a rendered plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture(pub RgbImage);
+
+impl Picture {
+    /// Enlarges by an integer factor without smoothing, so small images stay crisp.
+    pub fn scaled(&self, factor: u32) -> Picture {
+        let (w, h) = self.0.dimensions();
+        Picture(imageops::resize(
+            &self.0,
+            w * factor,
+            h * factor,
+            imageops::FilterType::Nearest,
+        ))
+    }
+
+    /// Lays `images` out in rows of `columns`, separated by a 2-pixel grey gap.
+    pub fn grid(images: &[RgbImage], columns: usize) -> anyhow::Result<Picture> {
+        let Some(first) = images.first() else {
+            bail!("an image grid needs at least one image");
+        };
+        let (w, h) = first.dimensions();
+        if let Some(odd) = images.iter().find(|i| i.dimensions() != (w, h)) {
+            bail!(
+                "all images in a grid must have the same size: {w}×{h} and {:?}",
+                odd.dimensions()
+            );
+        }
+        let columns = columns.clamp(1, images.len());
+        let rows = images.len().div_ceil(columns);
+        let gap = 2;
+        let mut canvas = RgbImage::from_pixel(
+            columns as u32 * (w + gap) + gap,
+            rows as u32 * (h + gap) + gap,
+            Rgb([128, 128, 128]),
+        );
+        for (i, image) in images.iter().enumerate() {
+            let x = gap + (i % columns) as u32 * (w + gap);
+            let y = gap + (i / columns) as u32 * (h + gap);
+            imageops::replace(&mut canvas, image, x as i64, y as i64);
+        }
+        Ok(Picture(canvas))
+    }
+
+    /// The image beside its red, green and blue planes: the three numbers per pixel
+    /// that make up the tensor `[3, H, W]`.
+    pub fn channel_planes(image: &RgbImage) -> anyhow::Result<Picture> {
+        let plane = |c: usize| {
+            RgbImage::from_fn(image.width(), image.height(), |x, y| {
+                let mut pixel = [0u8; 3];
+                pixel[c] = image.get_pixel(x, y)[c];
+                Rgb(pixel)
+            })
+        };
+        Picture::grid(&[image.clone(), plane(0), plane(1), plane(2)], 4)
+    }
+
+    /// The picture encoded as PNG bytes.
+    pub fn png_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.0.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )?;
+        Ok(bytes)
+    }
+
+    /// Writes a PNG atomically: to a temporary file beside `path`, then renamed, so an
+    /// interrupted run never leaves half a file behind.
+    pub fn save_png(&self, path: impl AsRef<Path>) -> anyhow::Result<()> {
+        write_atomically(path.as_ref(), &self.png_bytes()?)
+    }
+
+    /// Shows the picture inline in a Jupyter notebook running the evcxr kernel.
+    #[cfg(feature = "evcxr")]
+    pub fn evcxr_display(&self) {
+        use base64::Engine;
+        match self.png_bytes() {
+            Ok(png) => println!(
+                "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT",
+                base64::engine::general_purpose::STANDARD.encode(png)
+            ),
+            Err(error) => println!("cannot encode picture: {error}"),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` via a temporary file in the same folder and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create folder {}", folder.display()))?;
+    let file_name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
+    let temporary = folder.join(format!(
+        ".{}.{}.partial",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solid(value: u8) -> RgbImage {
+        RgbImage::from_pixel(3, 2, Rgb([value, value, value]))
+    }
+
+    #[test]
+    fn grid_places_images_in_rows() {
+        let grid = Picture::grid(&[solid(0), solid(50), solid(250)], 2).unwrap();
+        // 2 columns of width 3 with gaps of 2: 2 + 3 + 2 + 3 + 2; 2 rows of height 2.
+        assert_eq!(grid.0.dimensions(), (12, 10));
+        assert_eq!(grid.0.get_pixel(2, 2).0, [0, 0, 0]);
+        assert_eq!(grid.0.get_pixel(7, 2).0, [50, 50, 50]);
+        assert_eq!(grid.0.get_pixel(2, 6).0, [250, 250, 250]);
+        assert_eq!(grid.0.get_pixel(7, 6).0, [128, 128, 128]); // empty cell
+    }
+
+    #[test]
+    fn grid_rejects_mixed_sizes_and_nothing() {
+        assert!(Picture::grid(&[], 3).is_err());
+        let other = RgbImage::new(4, 4);
+        let message = Picture::grid(&[solid(0), other], 2)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("same size"), "{message}");
+    }
+
+    #[test]
+    fn channel_planes_keep_one_channel_each() {
+        let image = RgbImage::from_pixel(3, 2, Rgb([10, 20, 30]));
+        let planes = Picture::channel_planes(&image).unwrap();
+        assert_eq!(planes.0.dimensions(), (22, 6));
+        assert_eq!(planes.0.get_pixel(2, 2).0, [10, 20, 30]);
+        assert_eq!(planes.0.get_pixel(7, 2).0, [10, 0, 0]);
+        assert_eq!(planes.0.get_pixel(12, 2).0, [0, 20, 0]);
+        assert_eq!(planes.0.get_pixel(17, 2).0, [0, 0, 30]);
+    }
+
+    #[test]
+    fn scaling_repeats_pixels() {
+        let mut image = solid(0);
+        image.put_pixel(1, 0, Rgb([9, 9, 9]));
+        let big = Picture(image).scaled(3);
+        assert_eq!(big.0.dimensions(), (9, 6));
+        assert_eq!(big.0.get_pixel(5, 2).0, [9, 9, 9]);
+        assert_eq!(big.0.get_pixel(6, 2).0, [0, 0, 0]);
+    }
+
+    #[test]
+    fn saved_png_reads_back_and_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/picture.png");
+        let picture = Picture(solid(77));
+        picture.save_png(&path).unwrap();
+        assert_eq!(image::open(&path).unwrap().to_rgb8(), picture.0);
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("picture.png")]);
+    }
+
+    #[test]
+    fn failed_write_names_the_path_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the file should go: the rename fails.
+        let path = dir.path().join("taken");
+        std::fs::create_dir(path.join("x").parent().unwrap()).unwrap();
+        std::fs::create_dir(path.join("x")).unwrap();
+        let message = format!("{:#}", write_atomically(&path, b"data").unwrap_err());
+        assert!(message.contains("taken"), "{message}");
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "only the pre-existing folder remains");
+    }
+}

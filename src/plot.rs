@@ -1,0 +1,153 @@
+//! Plots (plotters) rendered into a [`Picture`], with a bundled font so no system
+//! font library is needed.
+
+use std::sync::Once;
+
+use anyhow::{Context, anyhow};
+use image::RgbImage;
+use plotters::prelude::*;
+
+use crate::picture::Picture;
+
+const FONT: &str = "sans-serif";
+
+/// plotters' `ab_glyph` backend knows only the fonts we register: DejaVu Sans, bundled.
+fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // DejaVu ships with the `dejavu` crate; it is a valid TrueType file.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+/// One named line of a chart.
+#[derive(Debug, Clone)]
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub values: &'a [f32],
+}
+
+/// Averages of `window` consecutive values: a noisy loss curve made readable.
+pub fn moving_average(values: &[f32], window: usize) -> Vec<f32> {
+    let window = window.max(1);
+    values
+        .windows(window.min(values.len()).max(1))
+        .map(|w| w.iter().sum::<f32>() / w.len() as f32)
+        .collect()
+}
+
+/// A line chart of several series against their index (e.g. loss per training step).
+pub fn line_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> anyhow::Result<Picture> {
+    register_fonts();
+    let (width, height) = (800u32, 480u32);
+    let longest = series
+        .iter()
+        .map(|s| s.values.len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let finite = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .filter(|v| v.is_finite());
+    let (low, high) = finite.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (low, high) = if low.is_finite() {
+        (low.min(0.0), high.max(low + 1e-3))
+    } else {
+        (0.0, 1.0)
+    };
+    let mut buffer = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 24))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f32..(longest - 1) as f32, low..high * 1.05)
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc(y_label)
+            .label_style((FONT, 16))
+            .draw()
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        for (i, s) in series.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            // Later series thinner, so a curve that lies exactly on an earlier one shows both.
+            let width = if i == 0 { 5 } else { 2 };
+            let points = s.values.iter().enumerate().map(|(x, &y)| (x as f32, y));
+            chart
+                .draw_series(LineSeries::new(points, colour.stroke_width(width)))
+                .map_err(|e| anyhow!("plot: {e}"))?
+                .label(s.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 16))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    RgbImage::from_raw(width, height, buffer)
+        .map(Picture)
+        .context("plot buffer has the wrong size")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_average_smooths() {
+        assert_eq!(
+            moving_average(&[1.0, 3.0, 5.0, 7.0], 2),
+            vec![2.0, 4.0, 6.0]
+        );
+        assert_eq!(moving_average(&[4.0], 10), vec![4.0]);
+    }
+
+    #[test]
+    fn chart_draws_lines_and_text() {
+        let falling: Vec<f32> = (0..50).map(|i| 2.0 / (1.0 + i as f32)).collect();
+        let picture = line_chart(
+            "loss",
+            "step",
+            "cross-entropy",
+            &[Series {
+                name: "scratch",
+                values: &falling,
+            }],
+        )
+        .unwrap();
+        assert_eq!(picture.0.dimensions(), (800, 480));
+        // The first series is drawn in Palette99's first colour; text is dark grey/black.
+        let (r, g, b) = Palette99::pick(0).to_rgba().rgb();
+        let line_pixels = picture.0.pixels().filter(|p| p.0 == [r, g, b]).count();
+        assert!(line_pixels > 200, "{line_pixels} line pixels");
+        let dark = picture
+            .0
+            .pixels()
+            .filter(|p| p.0.iter().all(|&v| v < 60))
+            .count();
+        assert!(
+            dark > 500,
+            "axes and labels should be drawn: {dark} dark pixels"
+        );
+    }
+}
