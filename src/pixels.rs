@@ -12,8 +12,10 @@ use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 
 /// Per-channel mean of CLIP's training images (R, G, B), from OpenAI's preprocessing.
+#[allow(clippy::excessive_precision)] // OpenAI's published digits, kept verbatim
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// Per-channel standard deviation of CLIP's training images (R, G, B).
+#[allow(clippy::excessive_precision)] // OpenAI's published digits, kept verbatim
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 // ANCHOR: image_to_tensor
