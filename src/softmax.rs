@@ -162,12 +162,10 @@ mod tests {
         assert!((soft - candle).abs() < 1e-6);
     }
 
-    #[test]
-    fn soft_cross_entropy_equals_the_formula_in_candle() {
-        let logits = sample_logits();
-        let targets = sample_targets();
-        let log_p = candle_nn::ops::log_softmax(&to_tensor(&logits), D::Minus1).unwrap();
-        let candle = (log_p * to_tensor(&targets))
+    /// −mean Σ t·log_softmax(y), written with candle ops (so autograd can differentiate it).
+    fn candle_soft_cross_entropy(logits: &Tensor, targets: &Array2<f32>) -> Tensor {
+        let log_p = candle_nn::ops::log_softmax(logits, D::Minus1).unwrap();
+        (log_p * to_tensor(targets))
             .unwrap()
             .sum(1)
             .unwrap()
@@ -175,6 +173,13 @@ mod tests {
             .unwrap()
             .mean_all()
             .unwrap()
+    }
+
+    #[test]
+    fn soft_cross_entropy_equals_the_formula_in_candle() {
+        let logits = sample_logits();
+        let targets = sample_targets();
+        let candle = candle_soft_cross_entropy(&to_tensor(&logits), &targets)
             .to_scalar::<f32>()
             .unwrap();
         assert!((cross_entropy_soft(logits.view(), targets.view()) - candle).abs() < 1e-6);
@@ -185,15 +190,7 @@ mod tests {
         let logits = sample_logits();
         let targets = sample_targets();
         let y = Var::from_tensor(&to_tensor(&logits)).unwrap();
-        let log_p = candle_nn::ops::log_softmax(y.as_tensor(), D::Minus1).unwrap();
-        let loss = (log_p * to_tensor(&targets))
-            .unwrap()
-            .sum(1)
-            .unwrap()
-            .neg()
-            .unwrap()
-            .mean_all()
-            .unwrap();
+        let loss = candle_soft_cross_entropy(y.as_tensor(), &targets);
         let grads = loss.backward().unwrap();
         let autograd = to_array(grads.get(y.as_tensor()).unwrap());
         assert_close(
