@@ -28,7 +28,7 @@ impl Default for Config {
         Config {
             image_size: 32,
             hidden: 64,
-            classes: Shape::ALL.len(),
+            classes: Shape::CLASSES.len(),
         }
     }
 }

@@ -10,16 +10,25 @@
 //! | 1. Representing data: text | [`one_hot`] |
 //! | 2. Softmax and cross-entropy | [`softmax`] |
 //! | 2. "224×224×3 pixels → 4 categories" | [`shapes`], [`classifier`] |
+//! | 3. Encoders, decoders, autoencoders | [`autoencoder`] |
+//! | 3. Generators: the VAE | [`vae`] |
+//! | 4. Latent arithmetic | [`latent`] |
+//! | 3–4. Procedural worlds with ground truth, and their judge | [`world`] |
 //! | pictures and plots for people | [`picture`], [`plot`] |
 
+pub mod autoencoder;
 pub mod classifier;
 pub mod device;
+pub mod faces_report;
+pub mod latent;
 pub mod one_hot;
 pub mod picture;
 pub mod pixels;
 pub mod plot;
 pub mod shapes;
 pub mod softmax;
+pub mod vae;
+pub mod world;
 
 /// Every book chapter's Rust blocks run as doc-tests with the crate's real
 /// dependencies (`cargo test --doc`). Listings included from `src/` with
@@ -36,5 +45,7 @@ pub mod book {
         Introduction => "introduction.md",
         RepresentingData => "ch01-representing-data.md",
         SoftmaxCrossEntropy => "ch02-softmax-cross-entropy.md",
+        AutoencodersGenerators => "ch03-autoencoders-generators.md",
+        LatentArithmetic => "ch04-latent-arithmetic.md",
     }
 }

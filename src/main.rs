@@ -7,11 +7,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use clip_art::autoencoder::{self, Autoencoder, TrainConfig as FacesTrainConfig};
 use clip_art::classifier::{self, Config, TrainConfig};
 use clip_art::device::{self, DeviceChoice};
+use clip_art::faces_report;
 use clip_art::one_hot::{self, ALPHABET, LECTURE_VOCABULARY};
 use clip_art::picture::{Picture, write_atomically};
 use clip_art::shapes::{Shape, ShapeBatch, ShapeSpec};
+use clip_art::vae::{self, Vae};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +44,47 @@ enum Command {
         #[command(flatten)]
         training: TrainingArgs,
         /// Folder for loss.png and samples.png.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+    },
+    /// Chapter 3: train the face autoencoder and the VAE (seeded) and save their
+    /// weights; this is how the shipped weights/ files were made.
+    TrainFaces {
+        #[arg(long, default_value_t = FacesTrainConfig::default().steps)]
+        steps: usize,
+        #[arg(long, default_value_t = FacesTrainConfig::default().batch_size)]
+        batch_size: usize,
+        #[arg(long, default_value_t = FacesTrainConfig::default().learning_rate)]
+        lr: f64,
+        /// Weight of the VAE's KL term.
+        #[arg(long, default_value_t = vae::DEFAULT_BETA)]
+        beta: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// Folder for faces-autoencoder.safetensors, faces-vae.safetensors, the
+        /// record of the run (faces-training.md) and its loss plot (faces-loss.png).
+        #[arg(long, default_value = "weights")]
+        weights: PathBuf,
+    },
+    /// Chapters 3–4: measure the judge, the autoencoder, the VAE and latent
+    /// arithmetic (every figure the course claims) and save the pictures.
+    FacesReport {
+        /// Faces drawn for each measurement.
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Folder with faces-autoencoder.safetensors and faces-vae.safetensors
+        /// (default: the weights built into the program).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// Folder for the pictures.
         #[arg(long, default_value = "out")]
         out: PathBuf,
     },
@@ -119,8 +163,150 @@ fn main() -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        Command::TrainFaces {
+            steps,
+            batch_size,
+            lr,
+            beta,
+            seed,
+            device,
+            weights,
+        } => {
+            anyhow::ensure!(
+                steps > 0 && batch_size > 0,
+                "--steps and --batch-size must be positive"
+            );
+            anyhow::ensure!(
+                lr.is_finite() && lr > 0.0,
+                "--lr must be a positive number, got {lr}"
+            );
+            let train = FacesTrainConfig {
+                steps,
+                batch_size,
+                learning_rate: lr,
+                seed,
+            };
+            train_faces(&train, beta, device::open(device)?, &weights)
+        }
+        Command::FacesReport {
+            count,
+            seed,
+            weights,
+            device,
+            out,
+        } => {
+            anyhow::ensure!(
+                count >= 20,
+                "--count must be at least 20 faces, got {count}"
+            );
+            let device = device::open(device)?;
+            let (autoencoder, vae) = face_models(weights.as_deref(), &device)?;
+            let tables =
+                faces_report::write_figures(&autoencoder, &vae, count, seed, &device, &out)?;
+            println!("{}\n{}", tables.models, tables.edits);
+            println!("pictures in {}", out.display());
+            Ok(())
+        }
         Command::BookFigures { training, out } => book_figures(&training, &out),
     }
+}
+
+/// The shipped models, or those saved by `train-faces` in `folder`.
+fn face_models(
+    folder: Option<&Path>,
+    device: &candle_core::Device,
+) -> anyhow::Result<(Autoencoder, Vae)> {
+    let cfg = autoencoder::Config::default();
+    Ok(match folder {
+        None => (Autoencoder::shipped(device)?, Vae::shipped(device)?),
+        Some(dir) => (
+            Autoencoder::load(&dir.join("faces-autoencoder.safetensors"), &cfg, device)?,
+            Vae::load(&dir.join("faces-vae.safetensors"), &cfg, device)?,
+        ),
+    })
+}
+
+fn progress_bar(name: &str, steps: usize) -> anyhow::Result<ProgressBar> {
+    let style =
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps, {elapsed} {msg}")?
+            .progress_chars("=> ");
+    let bar = ProgressBar::new(steps as u64)
+        .with_style(style)
+        .with_prefix(name.to_string());
+    bar.enable_steady_tick(Duration::from_millis(250));
+    Ok(bar)
+}
+
+/// Trains both face models, saves their weights, a record of the run and the
+/// loss plot.
+fn train_faces(
+    train: &FacesTrainConfig,
+    beta: f64,
+    device: candle_core::Device,
+    weights: &Path,
+) -> anyhow::Result<()> {
+    let cfg = autoencoder::Config::default();
+    std::fs::create_dir_all(weights)
+        .with_context(|| format!("cannot create {}", weights.display()))?;
+    let bar = progress_bar("autoencoder", train.steps)?;
+    let start = std::time::Instant::now();
+    let (_, ae_vars, ae_losses) =
+        autoencoder::train_autoencoder(&cfg, train, &device, |step, loss| {
+            bar.set_position(step as u64 + 1);
+            bar.set_message(format!("MSE {loss:.4}"));
+        })?;
+    bar.finish();
+    let ae_seconds = start.elapsed().as_secs_f32();
+    let bar = progress_bar("VAE", train.steps)?;
+    let start = std::time::Instant::now();
+    let (_, vae_vars, vae_losses) = vae::train_vae(&cfg, train, beta, &device, |step, loss| {
+        bar.set_position(step as u64 + 1);
+        bar.set_message(format!("loss {loss:.1}"));
+    })?;
+    bar.finish();
+    let vae_seconds = start.elapsed().as_secs_f32();
+    autoencoder::save_weights(&ae_vars, &weights.join("faces-autoencoder.safetensors"))?;
+    autoencoder::save_weights(&vae_vars, &weights.join("faces-vae.safetensors"))?;
+    let last = |losses: &[f32]| {
+        losses[losses.len().saturating_sub(50)..]
+            .iter()
+            .sum::<f32>()
+            / losses.len().clamp(1, 50) as f32
+    };
+    let record = format!(
+        "| model | steps × batch | learning rate | seed | training time | final loss (mean of last 50 steps) |\n|---|---|---|---|---|---|\n\
+         | autoencoder ({}×{} faces, latent {}) | {} × {} | {} | {} | {ae_seconds:.0} s | MSE {:.4} |\n\
+         | VAE (β = {beta}) | {} × {} | {} | {} | {vae_seconds:.0} s | {:.1} |\n",
+        cfg.image_size,
+        cfg.image_size,
+        cfg.latent,
+        train.steps,
+        train.batch_size,
+        train.learning_rate,
+        train.seed,
+        last(&ae_losses),
+        train.steps,
+        train.batch_size,
+        train.learning_rate,
+        train.seed,
+        last(&vae_losses),
+    );
+    write_text(&weights.join("faces-training.md"), &record)?;
+    println!("{record}");
+    let ae_curve = clip_art::plot::moving_average(&ae_losses, 25);
+    save(
+        &clip_art::plot::line_chart(
+            "Autoencoder: reconstruction MSE",
+            "step",
+            "MSE (moving average of 25)",
+            &[clip_art::plot::Series {
+                name: "autoencoder",
+                values: &ae_curve,
+            }],
+        )?,
+        &weights.join("faces-loss.png"),
+    )?;
+    Ok(())
 }
 
 fn print_one_hot(words: &[String], tokens: bool) -> anyhow::Result<()> {
@@ -230,5 +416,18 @@ fn book_figures(args: &TrainingArgs, out: &Path) -> anyhow::Result<()> {
         &out.join("classifier-measured.md"),
         &report.markdown_table(&train),
     )?;
+    // Chapters 3–4, from the shipped models
+    let device = device::open(args.device)?;
+    let (autoencoder, vae) = face_models(None, &device)?;
+    let tables = faces_report::write_figures(&autoencoder, &vae, 300, 1, &device, out)?;
+    write_text(&out.join("faces-models.md"), &tables.models)?;
+    write_text(&out.join("faces-edits.md"), &tables.edits)?;
+    let loss_plot = Path::new("weights/faces-loss.png");
+    std::fs::copy(loss_plot, out.join("faces-loss.png")).with_context(|| {
+        format!(
+            "cannot copy {} (made by `clip-art train-faces`)",
+            loss_plot.display()
+        )
+    })?;
     Ok(())
 }

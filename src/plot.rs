@@ -109,6 +109,88 @@ pub fn line_chart(
         .context("plot buffer has the wrong size")
 }
 
+/// One coloured group of points in a scatter plot.
+#[derive(Debug, Clone)]
+pub struct PointGroup<'a> {
+    pub name: &'a str,
+    pub points: &'a [(f32, f32)],
+}
+
+/// Scatter plots side by side, one panel per title, each with its own coloured
+/// groups (e.g. the same PCA projection coloured by different attributes).
+pub fn scatter_panels(
+    panels: &[(&str, Vec<PointGroup>)],
+    x_label: &str,
+    y_label: &str,
+) -> anyhow::Result<Picture> {
+    register_fonts();
+    let (panel_width, height) = (420u32, 420u32);
+    let width = panel_width * panels.len().max(1) as u32;
+    let all = panels
+        .iter()
+        .flat_map(|(_, groups)| groups.iter().flat_map(|g| g.points.iter()));
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    );
+    for &(x, y) in all.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if !x0.is_finite() {
+        (x0, x1, y0, y1) = (-1.0, 1.0, -1.0, 1.0);
+    }
+    let pad = |lo: f32, hi: f32| (lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3));
+    let ((x0, x1), (y0, y1)) = (pad(x0, x1), pad(y0, y1));
+    let mut buffer = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for ((title, groups), area) in panels.iter().zip(areas) {
+            let mut chart = ChartBuilder::on(&area)
+                .caption(*title, (FONT, 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(48)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc(y_label)
+                .label_style((FONT, 14))
+                .draw()
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            for (i, group) in groups.iter().enumerate() {
+                let colour = Palette99::pick(i).to_rgba();
+                chart
+                    .draw_series(
+                        group
+                            .points
+                            .iter()
+                            .map(|&p| Circle::new(p, 3, colour.filled())),
+                    )
+                    .map_err(|e| anyhow!("plot: {e}"))?
+                    .label(group.name)
+                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
+            }
+            chart
+                .configure_series_labels()
+                .label_font((FONT, 14))
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| anyhow!("plot: {e}"))?;
+        }
+        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    RgbImage::from_raw(width, height, buffer)
+        .map(Picture)
+        .context("plot buffer has the wrong size")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +231,28 @@ mod tests {
             dark > 500,
             "axes and labels should be drawn: {dark} dark pixels"
         );
+    }
+
+    #[test]
+    fn scatter_draws_each_group_in_its_colour() {
+        let low: Vec<(f32, f32)> = (0..20).map(|i| (i as f32, 0.0)).collect();
+        let high: Vec<(f32, f32)> = (0..20).map(|i| (i as f32, 10.0)).collect();
+        let groups = vec![
+            PointGroup {
+                name: "low",
+                points: &low,
+            },
+            PointGroup {
+                name: "high",
+                points: &high,
+            },
+        ];
+        let picture = scatter_panels(&[("a", groups.clone()), ("b", groups)], "x", "y").unwrap();
+        assert_eq!(picture.0.dimensions(), (840, 420));
+        for i in 0..2 {
+            let (r, g, b) = Palette99::pick(i).to_rgba().rgb();
+            let n = picture.0.pixels().filter(|p| p.0 == [r, g, b]).count();
+            assert!(n > 200, "group {i}: {n} pixels");
+        }
     }
 }

@@ -14,20 +14,34 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Transform};
 
-/// The four categories of the classifier.
+/// The shapes we can draw. The first four are the classifier's categories; the
+/// captioned scenes of [`crate::world::scenes`] use them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shape {
     Circle,
     Square,
     Triangle,
     Star,
+    Cross,
+    Heart,
 }
 
 impl Shape {
-    /// All classes, in label order: `Shape::ALL[label]`.
-    pub const ALL: [Shape; 4] = [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Star];
+    /// The classifier's categories, in label order: `Shape::CLASSES[label]`.
+    pub const CLASSES: [Shape; 4] = [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Star];
 
-    /// The class index used as the label.
+    /// Every shape, in a fixed order.
+    pub const ALL: [Shape; 6] = [
+        Shape::Circle,
+        Shape::Square,
+        Shape::Triangle,
+        Shape::Star,
+        Shape::Cross,
+        Shape::Heart,
+    ];
+
+    /// The index in [`Shape::ALL`], which for the classifier's categories is also
+    /// the label.
     pub fn label(self) -> usize {
         Shape::ALL.iter().position(|&s| s == self).unwrap_or(0)
     }
@@ -38,6 +52,8 @@ impl Shape {
             Shape::Square => "square",
             Shape::Triangle => "triangle",
             Shape::Star => "star",
+            Shape::Cross => "cross",
+            Shape::Heart => "heart",
         }
     }
 }
@@ -65,7 +81,7 @@ pub struct ShapeSpec {
 impl ShapeSpec {
     /// A random shape of a random class that fits inside a `size`×`size` canvas.
     pub fn random(size: u32, rng: &mut impl Rng) -> ShapeSpec {
-        let shape = Shape::ALL[rng.random_range(0..Shape::ALL.len())];
+        let shape = Shape::CLASSES[rng.random_range(0..Shape::CLASSES.len())];
         ShapeSpec::random_of(shape, size, rng)
     }
 
@@ -93,6 +109,12 @@ impl ShapeSpec {
         let mut pixmap = Pixmap::new(size, size).expect("canvas size must be positive");
         let [r, g, b] = self.background;
         pixmap.fill(tiny_skia::Color::from_rgba8(r, g, b, 255));
+        self.paint_on(&mut pixmap);
+        crate::world::pixmap_to_rgb(&pixmap)
+    }
+
+    /// Fills the shape onto an existing canvas (the background is left alone).
+    pub fn paint_on(&self, pixmap: &mut Pixmap) {
         let mut paint = Paint::default();
         let [r, g, b] = self.colour;
         paint.set_color_rgba8(r, g, b, 255);
@@ -106,13 +128,6 @@ impl ShapeSpec {
                 None,
             );
         }
-        // The background is opaque, so the premultiplied RGBA bytes are plain RGB.
-        let rgb = pixmap
-            .data()
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect();
-        RgbImage::from_raw(size, size, rgb).expect("pixmap has size×size pixels")
     }
 
     fn outline(&self) -> Option<tiny_skia::Path> {
@@ -128,6 +143,45 @@ impl ShapeSpec {
             }
             Shape::Triangle => polygon(cx, cy, &[r, r, r], -PI / 2.0),
             Shape::Star => polygon(cx, cy, &[r, 0.42 * r].repeat(5), -PI / 2.0),
+            Shape::Cross => {
+                let (long, half) = (0.85 * r, 0.3 * r);
+                let mut path = PathBuilder::new();
+                path.push_rect(tiny_skia::Rect::from_xywh(
+                    cx - long,
+                    cy - half,
+                    2.0 * long,
+                    2.0 * half,
+                )?);
+                path.push_rect(tiny_skia::Rect::from_xywh(
+                    cx - half,
+                    cy - long,
+                    2.0 * half,
+                    2.0 * long,
+                )?);
+                path.finish()
+            }
+            Shape::Heart => {
+                let mut path = PathBuilder::new();
+                path.move_to(cx, cy + 0.8 * r);
+                path.cubic_to(
+                    cx - 1.25 * r,
+                    cy,
+                    cx - 0.75 * r,
+                    cy - 1.0 * r,
+                    cx,
+                    cy - 0.4 * r,
+                );
+                path.cubic_to(
+                    cx + 0.75 * r,
+                    cy - 1.0 * r,
+                    cx + 1.25 * r,
+                    cy,
+                    cx,
+                    cy + 0.8 * r,
+                );
+                path.close();
+                path.finish()
+            }
         }
     }
 }
@@ -282,7 +336,7 @@ mod tests {
     #[test]
     fn random_shapes_stay_inside_and_classes_are_balanced() {
         let batch = ShapeBatch::draw(400, 32, 1);
-        for shape in Shape::ALL {
+        for shape in Shape::CLASSES {
             let n = batch.shapes.iter().filter(|&&s| s == shape).count();
             assert!((70..=130).contains(&n), "{shape}: {n} of 400");
         }

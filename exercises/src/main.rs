@@ -39,6 +39,25 @@ const EXERCISES: &[Exercise] = &[
                -Σ t_i ln p_i for one example: you get p - t. The loss is a mean over the batch, \
                so divide by the number of rows.",
     },
+    Exercise {
+        name: "mse_loss",
+        chapter: "3 · Autoencoders and generators",
+        hint: "Subtract, square (sqr), then mean_all(): candle averages over every number of every \
+               picture, which is the lecture's 1/n Σ (x − x̂)².",
+    },
+    Exercise {
+        name: "reparameterise",
+        chapter: "3 · Autoencoders and generators",
+        hint: "σ = exp(½ log σ²): multiply the log-variance by 0.5, exp() it, multiply by the noise \
+               and add the mean. Tensor ops (+, *) on &Tensor return Result, hence the ?s.",
+    },
+    Exercise {
+        name: "latent_homework",
+        chapter: "4 · Latent arithmetic (homework)",
+        hint: "Collect the row indices where has_attribute is true, latents.select(Axis(0), &rows) \
+               and mean_axis(Axis(0)); the same for false; subtract (with − without). To apply, \
+               add &(direction * strength) to the latents: ndarray broadcasts the row to every face.",
+    },
 ];
 
 #[derive(Clone, Copy, PartialEq)]

@@ -1,0 +1,29 @@
+//! Procedural worlds with ground truth.
+//!
+//! No dataset can be downloaded here, and a student's laptop should not need
+//! one either, so the course draws its own data. Every image comes with the true
+//! attributes it was drawn from, which makes every later claim checkable by an
+//! independent [`judge`] rather than by eye.
+//!
+//! - [`faces`]: cartoon faces with the lecture's four attributes (pose, age,
+//!   expression, eyeglasses) plus nuisance variation (skin, hair, face shape).
+//! - [`scenes`]: one or two coloured shapes with an English caption generated from
+//!   the true attributes; CLIP and the guided generator train on it.
+
+pub mod faces;
+pub mod judge;
+pub mod scenes;
+
+use image::RgbImage;
+use tiny_skia::Pixmap;
+
+/// The pixels of an opaque pixmap as an RGB image. Opaque premultiplied RGBA
+/// bytes are plain RGB.
+pub(crate) fn pixmap_to_rgb(pixmap: &Pixmap) -> RgbImage {
+    let rgb = pixmap
+        .data()
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    RgbImage::from_raw(pixmap.width(), pixmap.height(), rgb).expect("pixmap is width×height")
+}

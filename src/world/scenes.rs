@@ -1,0 +1,484 @@
+//! Captioned scenes: one or two coloured shapes with an English caption generated
+//! from the true attributes ("a small red circle at the top left", "a green
+//! triangle above a blue star").
+//!
+//! CLIP (chapter 5) learns from these image–caption pairs and the guided
+//! generator (chapter 6) draws from their captions. A few colour–shape pairs are
+//! kept out of training ([`HELD_OUT`]) so that zero-shot generalisation to unseen
+//! combinations can be measured.
+
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tiny_skia::{Color, Pixmap};
+
+use crate::shapes::{Shape, ShapeSpec};
+
+/// Named colours, far apart so that a colour word means one thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Colour {
+    Red,
+    Orange,
+    Yellow,
+    Green,
+    Blue,
+    Purple,
+}
+
+impl Colour {
+    pub const ALL: [Colour; 6] = [
+        Colour::Red,
+        Colour::Orange,
+        Colour::Yellow,
+        Colour::Green,
+        Colour::Blue,
+        Colour::Purple,
+    ];
+
+    pub fn rgb(self) -> [u8; 3] {
+        match self {
+            Colour::Red => [225, 35, 35],
+            Colour::Orange => [245, 140, 20],
+            Colour::Yellow => [240, 225, 40],
+            Colour::Green => [40, 185, 60],
+            Colour::Blue => [45, 95, 235],
+            Colour::Purple => [160, 60, 210],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Colour::Red => "red",
+            Colour::Orange => "orange",
+            Colour::Yellow => "yellow",
+            Colour::Green => "green",
+            Colour::Blue => "blue",
+            Colour::Purple => "purple",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Size {
+    Small,
+    Large,
+}
+
+impl Size {
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Small => "small",
+            Size::Large => "large",
+        }
+    }
+
+    /// The range of radii, as a fraction of the canvas.
+    fn radii(self) -> std::ops::Range<f32> {
+        match self {
+            Size::Small => 0.09..0.12,
+            Size::Large => 0.17..0.21,
+        }
+    }
+}
+
+/// Where an object sits: a cell of a 3×3 grid over the canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Position {
+    /// 0 = left, 1 = middle, 2 = right.
+    pub column: u8,
+    /// 0 = top, 1 = middle, 2 = bottom.
+    pub row: u8,
+}
+
+impl Position {
+    /// All nine cells, row by row.
+    pub fn all() -> impl Iterator<Item = Position> {
+        (0..3).flat_map(|row| (0..3).map(move |column| Position { column, row }))
+    }
+
+    /// "at the top left", "on the right", "in the centre", …
+    pub fn phrase(self) -> &'static str {
+        const PHRASES: [[&str; 3]; 3] = [
+            ["at the top left", "at the top", "at the top right"],
+            ["on the left", "in the centre", "on the right"],
+            ["at the bottom left", "at the bottom", "at the bottom right"],
+        ];
+        PHRASES[usize::from(self.row)][usize::from(self.column)]
+    }
+
+    /// The cell's anchor point, as a fraction of the canvas.
+    fn anchor(self) -> (f32, f32) {
+        let at = |i: u8| 0.22 + 0.28 * f32::from(i);
+        (at(self.column), at(self.row))
+    }
+}
+
+/// How the first object of a two-object scene sits relative to the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
+    Above,
+    Below,
+    LeftOf,
+    RightOf,
+}
+
+impl Relation {
+    pub const ALL: [Relation; 4] = [
+        Relation::Above,
+        Relation::Below,
+        Relation::LeftOf,
+        Relation::RightOf,
+    ];
+
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Relation::Above => "above",
+            Relation::Below => "below",
+            Relation::LeftOf => "to the left of",
+            Relation::RightOf => "to the right of",
+        }
+    }
+
+    /// The same arrangement seen from the other object.
+    pub fn inverse(self) -> Relation {
+        match self {
+            Relation::Above => Relation::Below,
+            Relation::Below => Relation::Above,
+            Relation::LeftOf => Relation::RightOf,
+            Relation::RightOf => Relation::LeftOf,
+        }
+    }
+}
+
+/// One drawn object with its true attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Object {
+    pub shape: Shape,
+    pub colour: Colour,
+    pub size: Size,
+    pub position: Position,
+    /// Exact centre and radius, as fractions of the canvas.
+    pub centre: (f32, f32),
+    pub radius: f32,
+}
+
+/// Colour–shape pairs never shown in training, to measure generalisation.
+pub const HELD_OUT: [(Colour, Shape); 4] = [
+    (Colour::Yellow, Shape::Star),
+    (Colour::Blue, Shape::Triangle),
+    (Colour::Green, Shape::Circle),
+    (Colour::Purple, Shape::Square),
+];
+
+/// Which colour–shape pairs a scene may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Every pair except [`HELD_OUT`].
+    Train,
+    /// Single objects whose pair is one of [`HELD_OUT`].
+    HeldOut,
+}
+
+/// A picture's ground truth: one object, or two objects and how they relate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scene {
+    pub objects: Vec<Object>,
+    /// For two objects: where the first sits relative to the second.
+    pub relation: Option<Relation>,
+    /// Grey level of the dark background.
+    pub background: u8,
+}
+
+impl Scene {
+    /// A random scene: one object (70%) or two objects in a relation (30%).
+    pub fn random(split: Split, rng: &mut impl Rng) -> Scene {
+        let background = rng.random_range(0..40);
+        if split == Split::HeldOut || rng.random_bool(0.7) {
+            let (colour, shape) = pair(split, rng);
+            let size = if rng.random_bool(0.5) {
+                Size::Small
+            } else {
+                Size::Large
+            };
+            let position = Position {
+                column: rng.random_range(0..3),
+                row: rng.random_range(0..3),
+            };
+            let object = place(shape, colour, size, position, 0.04, rng);
+            return Scene {
+                objects: vec![object],
+                relation: None,
+                background,
+            };
+        }
+        let relation = *Relation::ALL.choose(rng).expect("relations");
+        let (mut first, mut second) = (pair(split, rng), pair(split, rng));
+        while second.0 == first.0 {
+            second = pair(split, rng);
+        }
+        if rng.random_bool(0.5) {
+            std::mem::swap(&mut first, &mut second);
+        }
+        // Two cells in one line: the first object is above/below/left/right of the second.
+        let (a, b) = {
+            let mut cells = [0u8, 1, 2];
+            cells.shuffle(rng);
+            let (low, high) = (cells[0].min(cells[1]), cells[0].max(cells[1]));
+            match relation {
+                Relation::Above | Relation::LeftOf => (low, high),
+                Relation::Below | Relation::RightOf => (high, low),
+            }
+        };
+        let line = rng.random_range(0..3);
+        let (pa, pb) = match relation {
+            Relation::Above | Relation::Below => (
+                Position {
+                    column: line,
+                    row: a,
+                },
+                Position {
+                    column: line,
+                    row: b,
+                },
+            ),
+            Relation::LeftOf | Relation::RightOf => (
+                Position {
+                    column: a,
+                    row: line,
+                },
+                Position {
+                    column: b,
+                    row: line,
+                },
+            ),
+        };
+        Scene {
+            objects: vec![
+                place(first.1, first.0, Size::Small, pa, 0.02, rng),
+                place(second.1, second.0, Size::Small, pb, 0.02, rng),
+            ],
+            relation: Some(relation),
+            background,
+        }
+    }
+
+    /// Renders the scene, anti-aliased, on a `size`×`size` canvas.
+    pub fn draw(&self, size: u32) -> image::RgbImage {
+        let mut pixmap = Pixmap::new(size, size).expect("canvas size must be positive");
+        let grey = self.background;
+        pixmap.fill(Color::from_rgba8(grey, grey, grey, 255));
+        let s = size as f32;
+        for object in &self.objects {
+            let spec = ShapeSpec {
+                shape: object.shape,
+                centre: (object.centre.0 * s, object.centre.1 * s),
+                radius: object.radius * s,
+                colour: object.colour.rgb(),
+                background: [grey; 3],
+            };
+            spec.paint_on(&mut pixmap);
+        }
+        super::pixmap_to_rgb(&pixmap)
+    }
+
+    /// A caption that is true of the scene, in one of several phrasings.
+    pub fn caption(&self, rng: &mut impl Rng) -> String {
+        let name = |o: &Object| format!("{} {}", o.colour.name(), o.shape.name());
+        match (self.objects.as_slice(), self.relation) {
+            ([a, b], Some(relation)) => match rng.random_range(0..3) {
+                0 => format!("a {} {} a {}", name(a), relation.phrase(), name(b)),
+                1 => format!(
+                    "a {} {} a {}",
+                    name(b),
+                    relation.inverse().phrase(),
+                    name(a)
+                ),
+                _ => format!("a {} and a {}", name(a), name(b)),
+            },
+            ([o], _) => {
+                let (size, place) = (o.size.name(), o.position.phrase());
+                match rng.random_range(0..6) {
+                    0 => format!("a {}", name(o)),
+                    1 => format!("a {size} {}", name(o)),
+                    2 => format!("a {} {place}", name(o)),
+                    3 => format!("a {size} {} {place}", name(o)),
+                    4 => format!("a picture of a {}", name(o)),
+                    _ => format!("the {} is {place}", name(o)),
+                }
+            }
+            _ => String::from("an empty picture"),
+        }
+    }
+}
+
+/// Scenes with one caption each.
+#[derive(Debug, Clone)]
+pub struct SceneBatch {
+    pub scenes: Vec<Scene>,
+    pub captions: Vec<String>,
+    pub images: Vec<image::RgbImage>,
+}
+
+impl SceneBatch {
+    /// `count` random scenes of `size`×`size` pixels, the same for the same seed.
+    pub fn draw(count: usize, size: u32, split: Split, seed: u64) -> SceneBatch {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let scenes: Vec<Scene> = (0..count).map(|_| Scene::random(split, &mut rng)).collect();
+        let captions = scenes.iter().map(|s| s.caption(&mut rng)).collect();
+        let images = scenes.iter().map(|s| s.draw(size)).collect();
+        SceneBatch {
+            scenes,
+            captions,
+            images,
+        }
+    }
+}
+
+/// Every word any caption can use, sorted: the vocabulary of a word-level text
+/// encoder.
+pub fn vocabulary() -> Vec<&'static str> {
+    let mut words: Vec<&str> = ["a", "and", "picture", "of", "is", "small", "large"].to_vec();
+    words.extend(Colour::ALL.map(Colour::name));
+    words.extend(Shape::ALL.map(Shape::name));
+    for phrase in Position::all().map(Position::phrase) {
+        words.extend(phrase.split(' '));
+    }
+    for relation in Relation::ALL {
+        words.extend(relation.phrase().split(' '));
+    }
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+fn pair(split: Split, rng: &mut impl Rng) -> (Colour, Shape) {
+    match split {
+        Split::HeldOut => *HELD_OUT.choose(rng).expect("held-out pairs"),
+        Split::Train => loop {
+            let candidate = (
+                *Colour::ALL.choose(rng).expect("colours"),
+                *Shape::ALL.choose(rng).expect("shapes"),
+            );
+            if !HELD_OUT.contains(&candidate) {
+                break candidate;
+            }
+        },
+    }
+}
+
+/// An object of the given kind in its cell, moved by up to `jitter` and kept
+/// inside the canvas.
+fn place(
+    shape: Shape,
+    colour: Colour,
+    size: Size,
+    position: Position,
+    jitter: f32,
+    rng: &mut impl Rng,
+) -> Object {
+    let radius = rng.random_range(size.radii());
+    let (ax, ay) = position.anchor();
+    let inside = |v: f32| v.clamp(radius + 0.02, 1.0 - radius - 0.02);
+    Object {
+        shape,
+        colour,
+        size,
+        position,
+        centre: (
+            inside(ax + rng.random_range(-jitter..=jitter)),
+            inside(ay + rng.random_range(-jitter..=jitter)),
+        ),
+        radius,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captions_use_the_vocabulary_and_name_what_is_drawn() {
+        let vocabulary = vocabulary();
+        let batch = SceneBatch::draw(300, 64, Split::Train, 1);
+        for (scene, caption) in batch.scenes.iter().zip(&batch.captions) {
+            for word in caption.split(' ') {
+                assert!(vocabulary.contains(&word), "{word:?} in {caption:?}");
+            }
+            for object in &scene.objects {
+                assert!(caption.contains(object.colour.name()), "{caption}");
+                assert!(caption.contains(object.shape.name()), "{caption}");
+            }
+        }
+        assert!(vocabulary.len() < 40, "{vocabulary:?}");
+    }
+
+    #[test]
+    fn the_object_colour_is_at_its_centre_and_the_background_is_dark() {
+        let batch = SceneBatch::draw(200, 64, Split::Train, 2);
+        for (scene, image) in batch.scenes.iter().zip(&batch.images) {
+            for object in &scene.objects {
+                // Every shape covers its centre except the heart's notch; test a
+                // point a little below the centre, inside all of them.
+                let (x, y) = (
+                    object.centre.0 * 64.0,
+                    (object.centre.1 + 0.2 * object.radius) * 64.0,
+                );
+                assert_eq!(
+                    image.get_pixel(x as u32, y as u32).0,
+                    object.colour.rgb(),
+                    "{scene:?}"
+                );
+            }
+            assert!(image.get_pixel(0, 0).0.iter().all(|&v| v < 40));
+        }
+    }
+
+    #[test]
+    fn relations_hold_in_the_geometry() {
+        let batch = SceneBatch::draw(400, 64, Split::Train, 3);
+        let pairs: Vec<&Scene> = batch
+            .scenes
+            .iter()
+            .filter(|s| s.relation.is_some())
+            .collect();
+        assert!(pairs.len() > 80, "{} two-object scenes", pairs.len());
+        for scene in pairs {
+            let [a, b] = [scene.objects[0], scene.objects[1]];
+            let gap = a.radius + b.radius;
+            let (dx, dy) = (b.centre.0 - a.centre.0, b.centre.1 - a.centre.1);
+            let holds = match scene.relation.expect("relation") {
+                Relation::Above => dy > gap,
+                Relation::Below => -dy > gap,
+                Relation::LeftOf => dx > gap,
+                Relation::RightOf => -dx > gap,
+            };
+            assert!(holds, "{scene:?}");
+            assert_ne!(a.colour, b.colour);
+        }
+    }
+
+    #[test]
+    fn held_out_pairs_stay_out_of_training() {
+        let train = SceneBatch::draw(1000, 16, Split::Train, 4);
+        for object in train.scenes.iter().flat_map(|s| &s.objects) {
+            assert!(!HELD_OUT.contains(&(object.colour, object.shape)));
+        }
+        let held_out = SceneBatch::draw(50, 16, Split::HeldOut, 4);
+        for scene in &held_out.scenes {
+            let o = scene.objects[0];
+            assert!(HELD_OUT.contains(&(o.colour, o.shape)));
+        }
+    }
+
+    #[test]
+    fn same_seed_same_scenes_and_captions() {
+        let a = SceneBatch::draw(20, 32, Split::Train, 9);
+        let b = SceneBatch::draw(20, 32, Split::Train, 9);
+        assert_eq!(a.images, b.images);
+        assert_eq!(a.captions, b.captions);
+        assert_ne!(
+            a.captions,
+            SceneBatch::draw(20, 32, Split::Train, 10).captions
+        );
+    }
+}
