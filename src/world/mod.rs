@@ -8,10 +8,12 @@
 //! - [`faces`]: cartoon faces with the lecture's four attributes (pose, age,
 //!   expression, eyeglasses) plus nuisance variation (skin, hair, face shape).
 //! - [`scenes`]: one or two coloured shapes with an English caption generated from
-//!   the true attributes; CLIP and the guided generator train on it.
+//!   the true attributes; CLIP and the guided generator train on it. Its judge,
+//!   [`scene_judge`], reads colour, shape, size and position back from pixels.
 
 pub mod faces;
 pub mod judge;
+pub mod scene_judge;
 pub mod scenes;
 
 use image::RgbImage;
