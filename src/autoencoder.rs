@@ -399,16 +399,38 @@ pub fn train_autoencoder(
     cfg: &Config,
     train: &TrainConfig,
     device: &Device,
-    mut on_step: impl FnMut(usize, f32),
+    on_step: impl FnMut(usize, f32),
 ) -> anyhow::Result<(Autoencoder, VarMap, Vec<f32>)> {
     let varmap = VarMap::new();
     let model = Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
     seed_weights(&varmap, train.seed)?;
-    let mut adam = adam(&varmap, train.learning_rate)?;
+    let losses = fit(
+        cfg,
+        train,
+        &varmap,
+        device,
+        |pictures| mse(pictures, &model.forward(pictures)?),
+        on_step,
+    )?;
+    Ok((model, varmap, losses))
+}
+
+/// The training loop both face models share: a fresh batch of faces per step,
+/// Adam on every variable, and a stop with a clear error if the loss is not
+/// finite. `loss_of` turns a batch into the model's loss.
+pub(crate) fn fit(
+    cfg: &Config,
+    train: &TrainConfig,
+    varmap: &VarMap,
+    device: &Device,
+    mut loss_of: impl FnMut(&Tensor) -> candle_core::Result<Tensor>,
+    mut on_step: impl FnMut(usize, f32),
+) -> anyhow::Result<Vec<f32>> {
+    let mut adam = adam(varmap, train.learning_rate)?;
     let mut losses = Vec::with_capacity(train.steps);
     for step in 0..train.steps {
         let pictures = training_faces(cfg, train, step, device)?;
-        let loss = mse(&pictures, &model.forward(&pictures)?)?;
+        let loss = loss_of(&pictures)?;
         candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
         let loss = loss.to_scalar::<f32>()?;
         anyhow::ensure!(
@@ -418,10 +440,10 @@ pub fn train_autoencoder(
         losses.push(loss);
         on_step(step, loss);
     }
-    Ok((model, varmap, losses))
+    Ok(losses)
 }
 
-pub(crate) fn adam(varmap: &VarMap, learning_rate: f64) -> candle_core::Result<candle_nn::AdamW> {
+fn adam(varmap: &VarMap, learning_rate: f64) -> candle_core::Result<candle_nn::AdamW> {
     <candle_nn::AdamW as candle_nn::Optimizer>::new(
         varmap.all_vars(),
         candle_nn::ParamsAdamW {

@@ -335,19 +335,8 @@ fn train_with_progress(
     let (cfg, train) = args.configs()?;
     let device = device::open(args.device)?;
     let bars = MultiProgress::new();
-    let style =
-        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} steps, {elapsed} {msg}")?
-            .progress_chars("=> ");
-    let bar = |name: &str| {
-        let bar = bars.add(
-            ProgressBar::new(train.steps as u64)
-                .with_style(style.clone())
-                .with_prefix(name.to_string()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(250));
-        bar
-    };
-    let (scratch_bar, candle_bar) = (bar("scratch"), bar("candle"));
+    let scratch_bar = bars.add(progress_bar("scratch", train.steps)?);
+    let candle_bar = bars.add(progress_bar("candle", train.steps)?);
     let report =
         classifier::run_experiment(&cfg, &train, args.test_images, &device, |which, step| {
             let bar = if which == "scratch" {

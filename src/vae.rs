@@ -14,9 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::autoencoder::{
-    Config, Decoder, Encoder, TrainConfig, adam, seed_weights, training_faces,
-};
+use crate::autoencoder::{Config, Decoder, Encoder, TrainConfig, fit, seed_weights};
 
 /// The trained VAE shipped with the course (see README: `clip-art train-faces`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../weights/faces-vae.safetensors");
@@ -150,27 +148,23 @@ pub fn train_vae(
     train: &TrainConfig,
     beta: f64,
     device: &Device,
-    mut on_step: impl FnMut(usize, f32),
+    on_step: impl FnMut(usize, f32),
 ) -> anyhow::Result<(Vae, VarMap, Vec<f32>)> {
     let varmap = VarMap::new();
     let model = Vae::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
     seed_weights(&varmap, train.seed)?;
-    let mut adam = adam(&varmap, train.learning_rate)?;
     let mut rng = ChaCha8Rng::seed_from_u64(train.seed);
-    let mut losses = Vec::with_capacity(train.steps);
-    for step in 0..train.steps {
-        let pictures = training_faces(cfg, train, step, device)?;
-        let noise = standard_normal(train.batch_size, cfg.latent, &mut rng, device)?;
-        let loss = vae_loss(&pictures, &model.forward(&pictures, &noise)?, beta)?;
-        candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
-        let loss = loss.to_scalar::<f32>()?;
-        anyhow::ensure!(
-            loss.is_finite(),
-            "training diverged at step {step}: loss {loss}"
-        );
-        losses.push(loss);
-        on_step(step, loss);
-    }
+    let losses = fit(
+        cfg,
+        train,
+        &varmap,
+        device,
+        |pictures| {
+            let noise = standard_normal(train.batch_size, cfg.latent, &mut rng, device)?;
+            vae_loss(pictures, &model.forward(pictures, &noise)?, beta)
+        },
+        on_step,
+    )?;
     Ok((model, varmap, losses))
 }
 
