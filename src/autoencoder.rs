@@ -443,7 +443,8 @@ pub(crate) fn fit(
     Ok(losses)
 }
 
-fn adam(varmap: &VarMap, learning_rate: f64) -> candle_core::Result<candle_nn::AdamW> {
+/// Adam over every variable, without weight decay.
+pub(crate) fn adam(varmap: &VarMap, learning_rate: f64) -> candle_core::Result<candle_nn::AdamW> {
     <candle_nn::AdamW as candle_nn::Optimizer>::new(
         varmap.all_vars(),
         candle_nn::ParamsAdamW {

@@ -13,11 +13,13 @@
 //! | 3. Encoders, decoders, autoencoders | [`autoencoder`] |
 //! | 3. Generators: the VAE | [`vae`] |
 //! | 4. Latent arithmetic | [`latent`] |
+//! | 5. CLIP: contrastive loss, mini-CLIP, zero-shot, ViT-B/32 | [`clip`] |
 //! | 3–4. Procedural worlds with ground truth, and their judge | [`world`] |
 //! | pictures and plots for people | [`picture`], [`plot`] |
 
 pub mod autoencoder;
 pub mod classifier;
+pub mod clip;
 pub mod device;
 pub mod faces_report;
 pub mod latent;
@@ -47,5 +49,6 @@ pub mod book {
         SoftmaxCrossEntropy => "ch02-softmax-cross-entropy.md",
         AutoencodersGenerators => "ch03-autoencoders-generators.md",
         LatentArithmetic => "ch04-latent-arithmetic.md",
+        Clip => "ch05-clip.md",
     }
 }

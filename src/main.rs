@@ -9,12 +9,15 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use clip_art::autoencoder::{self, Autoencoder, TrainConfig as FacesTrainConfig};
 use clip_art::classifier::{self, Config, TrainConfig};
+use clip_art::clip::{mini, zero_shot};
 use clip_art::device::{self, DeviceChoice};
 use clip_art::faces_report;
 use clip_art::one_hot::{self, ALPHABET, LECTURE_VOCABULARY};
 use clip_art::picture::{Picture, write_atomically};
 use clip_art::shapes::{Shape, ShapeBatch, ShapeSpec};
 use clip_art::vae::{self, Vae};
+
+mod clip_commands;
 
 #[derive(Parser)]
 #[command(
@@ -87,6 +90,70 @@ enum Command {
         /// Folder for the pictures.
         #[arg(long, default_value = "out")]
         out: PathBuf,
+    },
+    /// Chapter 5: train mini-CLIP on captioned scenes (seeded), measure it and
+    /// save its weights; this is how the shipped weights/mini-clip.safetensors was made.
+    TrainClip {
+        #[arg(long, default_value_t = mini::TrainConfig::default().steps)]
+        steps: usize,
+        #[arg(long, default_value_t = mini::TrainConfig::default().batch_size)]
+        batch_size: usize,
+        #[arg(long, default_value_t = mini::TrainConfig::default().learning_rate)]
+        lr: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// Folder for mini-clip.safetensors, the record of the run
+        /// (mini-clip-training.md) and its plot (mini-clip-loss.png).
+        #[arg(long, default_value = "weights")]
+        weights: PathBuf,
+    },
+    /// Chapter 5: measure mini-CLIP on fresh scenes: zero-shot top-1 (trained and
+    /// held-out colour–shape pairs) and retrieval recall@1/@5.
+    ClipReport {
+        /// Scenes drawn for each measurement.
+        #[arg(long, default_value_t = 500)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A mini-clip.safetensors saved by train-clip (default: the shipped one).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+    },
+    /// Chapter 5: zero-shot classification of a picture: rank the labels by how
+    /// well "a picture of a {label}" (OpenAI's CLIP: "a photo of a {label}.") fits
+    /// it, as in the lecture.
+    ZeroShot {
+        /// The picture (PNG, JPEG, …).
+        image: PathBuf,
+        /// Candidate labels, e.g. "red circle" "blue square".
+        #[arg(required = true)]
+        labels: Vec<String>,
+        /// The label that is right, to show its rank (default: the best one).
+        #[arg(long)]
+        truth: Option<String>,
+        /// Prompt templates; `{}` is replaced by the label. Repeat for an ensemble.
+        #[arg(long = "template")]
+        templates: Vec<String>,
+        /// How many prompts to list.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Which CLIP: `mini` (trained here), a folder holding OpenAI's CLIP in
+        /// Hugging Face's layout (config.json, model.safetensors, merges.txt),
+        /// or `hub` to download openai/clip-vit-base-patch32 (`hub` feature).
+        #[arg(long, default_value = "mini")]
+        clip: String,
+        /// With `--clip mini`: a mini-clip.safetensors saved by train-clip.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
     },
     /// Regenerate the book's figures and measured tables (book/src/generated).
     BookFigures {
@@ -205,6 +272,67 @@ fn main() -> anyhow::Result<()> {
                 faces_report::write_figures(&autoencoder, &vae, count, seed, &device, &out)?;
             println!("{}\n{}", tables.models, tables.edits);
             println!("pictures in {}", out.display());
+            Ok(())
+        }
+        Command::TrainClip {
+            steps,
+            batch_size,
+            lr,
+            seed,
+            device,
+            weights,
+        } => {
+            anyhow::ensure!(
+                steps > 0 && batch_size > 1,
+                "--steps must be positive and --batch-size at least 2"
+            );
+            anyhow::ensure!(
+                lr.is_finite() && lr > 0.0,
+                "--lr must be a positive number, got {lr}"
+            );
+            let train = mini::TrainConfig {
+                steps,
+                batch_size,
+                learning_rate: lr,
+                seed,
+            };
+            clip_commands::train_clip(&train, device::open(device)?, &weights)
+        }
+        Command::ClipReport {
+            count,
+            seed,
+            weights,
+            device,
+        } => {
+            anyhow::ensure!(
+                count >= 10,
+                "--count must be at least 10 scenes, got {count}"
+            );
+            let model = clip_commands::mini_clip(weights.as_deref(), &device::open(device)?)?;
+            let evaluation = zero_shot::evaluate(&model, count, seed)?;
+            println!("{}", evaluation.markdown());
+            Ok(())
+        }
+        Command::ZeroShot {
+            image,
+            labels,
+            truth,
+            templates,
+            top,
+            clip,
+            weights,
+            device,
+        } => {
+            let (model, template) =
+                clip_commands::open_clip(&clip, weights.as_deref(), &device::open(device)?)?;
+            let templates = if templates.is_empty() {
+                vec![template.to_string()]
+            } else {
+                templates
+            };
+            let ranking = clip_commands::zero_shot(model.as_ref(), &image, &labels, &templates)?;
+            let truth = truth.unwrap_or_else(|| ranking.ranked[0].0.clone());
+            print!("{}", ranking.display(&truth, top));
             Ok(())
         }
         Command::BookFigures { training, out } => book_figures(&training, &out),
@@ -418,5 +546,6 @@ fn book_figures(args: &TrainingArgs, out: &Path) -> anyhow::Result<()> {
             loss_plot.display()
         )
     })?;
-    Ok(())
+    // Chapter 5, from the shipped mini-CLIP
+    clip_commands::book_figures(out)
 }

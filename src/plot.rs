@@ -191,6 +191,79 @@ pub fn scatter_panels(
         .context("plot buffer has the wrong size")
 }
 
+/// The CLIP paper's picture of a batch: pictures along the top, texts down the
+/// left, and each cell shaded by (and labelled with) their cosine similarity.
+/// `similarity[t][p]` is text `t` against picture `p`.
+pub fn similarity_matrix(
+    pictures: &[RgbImage],
+    texts: &[&str],
+    similarity: &[Vec<f32>],
+) -> anyhow::Result<Picture> {
+    register_fonts();
+    let cell = 72u32;
+    let (left, top) = (340u32, cell + 16);
+    let width = left + cell * pictures.len() as u32 + 8;
+    let height = top + cell * texts.len() as u32 + 8;
+    let (low, high) = similarity
+        .iter()
+        .flatten()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let mut buffer = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
+        for (t, text) in texts.iter().enumerate() {
+            let y = (top + cell * t as u32 + cell / 2) as i32;
+            root.draw(&Text::new(
+                text.to_string(),
+                (8, y - 8),
+                (FONT, 16).into_font().color(&BLACK),
+            ))
+            .map_err(|e| anyhow!("plot: {e}"))?;
+            for (p, &value) in similarity[t].iter().enumerate().take(pictures.len()) {
+                let shade = (value - low) / (high - low).max(1e-6);
+                // From pale to deep blue; the best match of each row is framed.
+                let colour = RGBColor(
+                    (235.0 - 200.0 * shade) as u8,
+                    (240.0 - 170.0 * shade) as u8,
+                    (250.0 - 80.0 * shade) as u8,
+                );
+                let (x0, y0) = (
+                    (left + cell * p as u32) as i32,
+                    (top + cell * t as u32) as i32,
+                );
+                let corners = [(x0, y0), (x0 + cell as i32 - 2, y0 + cell as i32 - 2)];
+                root.draw(&Rectangle::new(corners, colour.filled()))
+                    .map_err(|e| anyhow!("plot: {e}"))?;
+                let ink = if shade > 0.55 { WHITE } else { BLACK };
+                root.draw(&Text::new(
+                    format!("{value:.2}"),
+                    (x0 + 16, y0 + cell as i32 / 2 - 8),
+                    (FONT, 16).into_font().color(&ink),
+                ))
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            }
+        }
+        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    let mut figure =
+        RgbImage::from_raw(width, height, buffer).context("plot buffer has the wrong size")?;
+    for (p, picture) in pictures.iter().enumerate() {
+        let side = cell - 8;
+        let scaled =
+            image::imageops::resize(picture, side, side, image::imageops::FilterType::Nearest);
+        image::imageops::replace(
+            &mut figure,
+            &scaled,
+            i64::from(left + cell * p as u32 + 3),
+            8,
+        );
+    }
+    Ok(Picture(figure))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +304,18 @@ mod tests {
             dark > 500,
             "axes and labels should be drawn: {dark} dark pixels"
         );
+    }
+
+    #[test]
+    fn the_similarity_matrix_shows_the_pictures_and_the_strongest_cell_darkest() {
+        let red = RgbImage::from_pixel(8, 8, image::Rgb([255, 0, 0]));
+        let similarity = vec![vec![0.9, 0.1], vec![0.2, 0.3]];
+        let picture = similarity_matrix(&[red.clone(), red], &["a", "b"], &similarity).unwrap();
+        let reds = picture.0.pixels().filter(|p| p.0 == [255, 0, 0]).count();
+        assert_eq!(reds, 2 * 64 * 64, "both pictures pasted at 64×64");
+        // The cell of 0.9 (text 0, picture 0) is the darkest blue: (35, 70, 170).
+        let darkest = picture.0.pixels().filter(|p| p.0 == [35, 70, 170]).count();
+        assert!(darkest > 3000, "{darkest}");
     }
 
     #[test]

@@ -60,3 +60,65 @@ fn bad_input_is_an_error_that_names_it() {
     assert!(!ok);
     assert!(stderr.contains("tpu"), "{stderr}");
 }
+
+#[test]
+fn zero_shot_ranks_the_true_label_of_a_drawn_scene_first() {
+    use clip_art::world::scenes::{SceneBatch, Split};
+    let dir = tempfile::tempdir().unwrap();
+    let scene = SceneBatch::draw(1, 64, Split::Train, 11);
+    let object = scene.scenes[0].objects[0];
+    let truth = format!("{} {}", object.colour.name(), object.shape.name());
+    let path = dir.path().join("scene.png");
+    scene.images[0].save(&path).unwrap();
+    let path = path.to_str().unwrap();
+    let (ok, stdout, stderr) = clip_art(&[
+        "zero-shot",
+        path,
+        "purple heart",
+        &truth,
+        "orange cross",
+        "--truth",
+        &truth,
+    ]);
+    assert!(ok, "{stderr}");
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with(&truth) && first.ends_with("Ranked 1 out of 3 labels"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("✓ a picture of a {truth}")),
+        "{stdout}"
+    );
+
+    let (ok, _, stderr) = clip_art(&["zero-shot", path, "cat"]);
+    assert!(
+        !ok && stderr.contains("does not know the word \"cat\""),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = clip_art(&["zero-shot", "missing.png", "red circle"]);
+    assert!(!ok && stderr.contains("missing.png"), "{stderr}");
+}
+
+#[test]
+fn zero_shot_with_the_real_clip_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("p.png");
+    image::RgbImage::new(8, 8).save(&picture).unwrap();
+    let picture = picture.to_str().unwrap();
+    // The tiny reference CLIP's folder has config.json and model.safetensors, no merges.txt.
+    let (ok, _, stderr) = clip_art(&[
+        "zero-shot",
+        picture,
+        "cat",
+        "--clip",
+        "tests/fixtures/clip/tiny",
+    ]);
+    assert!(!ok && stderr.contains("merges.txt"), "{stderr}");
+    let (ok, _, stderr) = clip_art(&["zero-shot", picture, "cat", "--clip", "nowhere"]);
+    assert!(!ok && stderr.contains("nowhere/config.json"), "{stderr}");
+    if !cfg!(feature = "hub") {
+        let (ok, _, stderr) = clip_art(&["zero-shot", picture, "cat", "--clip", "hub"]);
+        assert!(!ok && stderr.contains("--features hub"), "{stderr}");
+    }
+}

@@ -58,6 +58,24 @@ const EXERCISES: &[Exercise] = &[
                and mean_axis(Axis(0)); the same for false; subtract (with − without). To apply, \
                add &(direction * strength) to the latents: ndarray broadcasts the row to every face.",
     },
+    Exercise {
+        name: "contrastive_loss",
+        chapter: "5 · CLIP",
+        hint: "Normalise with x.broadcast_div(&x.sqr()?.sum_keepdim(1)?.sqrt()?). logits = \
+               I_e.matmul(&T_e.t()?)?.broadcast_mul(&temperature.exp()?). labels = arange(n) as \
+               one-hot rows is Tensor::eye(n, ..): −Σ eye · log_softmax(logits, dim), summed over \
+               dim and averaged, for dim 0 and dim 1; the loss is their mean. Write log_softmax \
+               from max_keepdim, exp, sum_keepdim and log so candle can differentiate every step.",
+    },
+    Exercise {
+        name: "zero_shot_ranking",
+        chapter: "5 · CLIP",
+        hint: "template.replace(\"{}\", label) for every label; clip.text_embeddings(&sentences)? \
+               is [labels, d], clip.image_embeddings(picture)? is [1, d]. Normalise both, \
+               image.matmul(&texts.t()?)? times clip.logit_scale()? as f64, \
+               candle_nn::ops::softmax_last_dim, squeeze(0)?.to_vec1::<f32>()?, zip with the \
+               labels and sort_by(|a, b| b.1.total_cmp(&a.1)). Use ? on every CLIP call.",
+    },
 ];
 
 #[derive(Clone, Copy, PartialEq)]

@@ -283,31 +283,55 @@ impl Scene {
 
     /// A caption that is true of the scene, in one of several phrasings.
     pub fn caption(&self, rng: &mut impl Rng) -> String {
+        let phrasings = self.phrasings();
+        let pick = rng.random_range(0..phrasings.len());
+        phrasings[pick].clone()
+    }
+
+    /// Every phrasing [`Scene::caption`] picks from.
+    pub fn phrasings(&self) -> Vec<String> {
         let name = |o: &Object| format!("{} {}", o.colour.name(), o.shape.name());
         match (self.objects.as_slice(), self.relation) {
-            ([a, b], Some(relation)) => match rng.random_range(0..3) {
-                0 => format!("a {} {} a {}", name(a), relation.phrase(), name(b)),
-                1 => format!(
+            ([a, b], Some(relation)) => vec![
+                format!("a {} {} a {}", name(a), relation.phrase(), name(b)),
+                format!(
                     "a {} {} a {}",
                     name(b),
                     relation.inverse().phrase(),
                     name(a)
                 ),
-                _ => format!("a {} and a {}", name(a), name(b)),
-            },
+                format!("a {} and a {}", name(a), name(b)),
+            ],
             ([o], _) => {
                 let (size, place) = (o.size.name(), o.position.phrase());
-                match rng.random_range(0..6) {
-                    0 => format!("a {}", name(o)),
-                    1 => format!("a {size} {}", name(o)),
-                    2 => format!("a {} {place}", name(o)),
-                    3 => format!("a {size} {} {place}", name(o)),
-                    4 => format!("a picture of a {}", name(o)),
-                    _ => format!("the {} is {place}", name(o)),
-                }
+                vec![
+                    format!("a {}", name(o)),
+                    format!("a {size} {}", name(o)),
+                    format!("a {} {place}", name(o)),
+                    format!("a {size} {} {place}", name(o)),
+                    format!("a picture of a {}", name(o)),
+                    format!("the {} is {place}", name(o)),
+                ]
             }
-            _ => String::from("an empty picture"),
+            _ => vec![String::from("an empty picture")],
         }
+    }
+
+    /// Whether `caption` is true of this scene: one of its phrasings, or "a X
+    /// and a Y" in either order. Training counts every caption that fits an
+    /// image as a match, not only the one drawn with it.
+    pub fn is_described_by(&self, caption: &str) -> bool {
+        let swapped_and = match self.objects.as_slice() {
+            [a, b] if self.relation.is_some() => format!(
+                "a {} {} and a {} {}",
+                b.colour.name(),
+                b.shape.name(),
+                a.colour.name(),
+                a.shape.name()
+            ),
+            _ => String::new(),
+        };
+        caption == swapped_and || self.phrasings().iter().any(|p| p == caption)
     }
 }
 

@@ -1,0 +1,91 @@
+//! The real CLIP's cost for guidance: one forward pass and one forward +
+//! backward pass to the pixels of the ViT-B/32 image tower (random weights,
+//! f32, 224², batch 1 and 32), printed as medians. When PyTorch is installed
+//! (the Python in CLIP_ART_TORCH_PYTHON, default python3), the same
+//! measurement on transformers' CLIP runs right after, on the same threads.
+//!
+//! `cargo bench --bench clip_vit [-- BATCH...]`
+
+use std::process::Command;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use clip_art::clip::vit::{ClipConfig, VisionTransformer};
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let batches: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let batches = if batches.is_empty() {
+        vec![1, 32]
+    } else {
+        batches
+    };
+    let threads = candle_core::utils::get_num_threads();
+    let device = Device::Cpu;
+    let cfg = ClipConfig::vit_base_patch32().vision_config;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let tower = VisionTransformer::new(vb.pp("vision_model"), &cfg)?;
+    for var in varmap.all_vars() {
+        var.set(&Tensor::randn(0f32, 0.02, var.shape(), &device)?)?;
+    }
+    println!("ViT-B/32 image tower, random f32 weights, 224², {threads} threads");
+    for &batch in &batches {
+        let repeats = if batch == 1 { 5 } else { 2 };
+        let (mut forward, mut both) = (Vec::new(), Vec::new());
+        for _ in 0..=repeats {
+            let pixels = Var::randn(0f32, 1.0, (batch, 3, 224, 224), &device)?;
+            let start = Instant::now();
+            tower
+                .forward(&pixels.as_tensor().detach())?
+                .sum_all()?
+                .to_scalar::<f32>()?;
+            forward.push(start.elapsed().as_secs_f64());
+            let start = Instant::now();
+            let grads = tower.forward(&pixels)?.sum_all()?.backward()?;
+            grads
+                .get(&pixels)
+                .expect("a gradient at the pixels")
+                .sum_all()?
+                .to_scalar::<f32>()?;
+            both.push(start.elapsed().as_secs_f64());
+        }
+        println!(
+            "candle  batch {batch}: forward {:.3} s, forward+backward {:.3} s",
+            median(forward[1..].to_vec()),
+            median(both[1..].to_vec())
+        );
+    }
+    let python = std::env::var("CLIP_ART_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/bench/torch_clip_vit.py"
+    );
+    let mut command = Command::new(&python);
+    command.arg(script).arg(threads.to_string());
+    command.args(batches.iter().map(usize::to_string));
+    match command.output() {
+        Ok(out) if out.status.success() => {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                println!("PyTorch {line}");
+            }
+        }
+        Ok(out) => println!(
+            "PyTorch: skipped ({python} could not run the reference: {})",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
+        Err(e) => println!("PyTorch: skipped (cannot start {python}: {e})"),
+    }
+    Ok(())
+}

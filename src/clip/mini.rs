@@ -1,0 +1,425 @@
+//! mini-CLIP: a CLIP small enough to train in three minutes on two CPU cores,
+//! on the captioned scenes of [`crate::world::scenes`].
+//!
+//! Same recipe as the paper, smaller parts: the image encoder is chapter 3's
+//! patch-convolution encoder; the text encoder (the paper's "CBOW or Text
+//! Transformer") reads the words at their positions through a small MLP, so
+//! "a red circle above a blue square" and "a blue circle above a red square"
+//! differ. Both are projected into one 64-d space by `W_i` and `W_t` and
+//! trained with [`super::loss::contrastive_loss_with_matches`].
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{Embedding, Linear, VarBuilder, VarMap};
+
+use super::Clip;
+use super::loss::{INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_matches};
+use crate::autoencoder::{self, Encoder, images_to_batch, seed_weights};
+use crate::world::scenes::{SceneBatch, Split, vocabulary};
+
+/// Sizes of mini-CLIP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Scenes are drawn at `image_size`×`image_size` (a multiple of 8).
+    pub image_size: usize,
+    /// Channels of the image encoder's three patch convolutions.
+    pub channels: [usize; 3],
+    /// Length of I_f and T_f, the encoders' outputs.
+    pub features: usize,
+    /// Length of the joint embedding (d_e in the pseudocode).
+    pub embedding: usize,
+    /// Word vector length and the longest caption the text encoder reads.
+    pub word_size: usize,
+    pub max_words: usize,
+    /// Known words; id 0 is padding, word k has id k + 1.
+    pub vocabulary: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            image_size: 32,
+            channels: [32, 64, 128],
+            features: 128,
+            embedding: 64,
+            word_size: 32,
+            max_words: 12,
+            vocabulary: vocabulary().into_iter().map(String::from).collect(),
+        }
+    }
+}
+
+// ANCHOR: mini_clip
+/// Words at their positions → T_f: embed each word, concatenate the slots,
+/// then a two-layer MLP. Like the paper's CBOW (a bag of word vectors), but
+/// each slot has its own weights, so word order counts.
+pub struct TextEncoder {
+    words: Embedding,
+    hidden: Linear,
+    out: Linear,
+}
+
+impl TextEncoder {
+    pub fn new(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        let ids = cfg.vocabulary.len() + 1;
+        Ok(TextEncoder {
+            words: candle_nn::embedding(ids, cfg.word_size, vb.pp("words"))?,
+            hidden: candle_nn::linear(cfg.word_size * cfg.max_words, 256, vb.pp("hidden"))?,
+            out: candle_nn::linear(256, cfg.features, vb.pp("out"))?,
+        })
+    }
+}
+
+impl Module for TextEncoder {
+    /// `ids`: `[n, max_words]` u32, zero-padded.
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let slots = self.words.forward(ids)?.flatten_from(1)?;
+        self.out.forward(&self.hidden.forward(&slots)?.relu()?)
+    }
+}
+
+/// The two encoders, the projections W_i and W_t, and the temperature t.
+pub struct MiniClip {
+    pub cfg: Config,
+    image_encoder: Encoder,
+    text_encoder: TextEncoder,
+    image_projection: Linear,
+    text_projection: Linear,
+    temperature: Tensor,
+}
+
+impl MiniClip {
+    pub fn new(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        let image_cfg = autoencoder::Config {
+            image_size: cfg.image_size,
+            channels: cfg.channels,
+            latent: cfg.features,
+        };
+        let init = candle_nn::Init::Const(INITIAL_TEMPERATURE);
+        Ok(MiniClip {
+            cfg: cfg.clone(),
+            image_encoder: Encoder::new(vb.pp("image_encoder"), &image_cfg, cfg.features)?,
+            text_encoder: TextEncoder::new(vb.pp("text_encoder"), cfg)?,
+            image_projection: candle_nn::linear_no_bias(
+                cfg.features,
+                cfg.embedding,
+                vb.pp("image_projection"),
+            )?,
+            text_projection: candle_nn::linear_no_bias(
+                cfg.features,
+                cfg.embedding,
+                vb.pp("text_projection"),
+            )?,
+            temperature: vb.get_with_hints((), "temperature", init)?,
+        })
+    }
+
+    /// I_f · W_i for pictures `[n, 3, s, s]` in [0, 1].
+    pub fn encode_images(&self, pictures: &Tensor) -> candle_core::Result<Tensor> {
+        // Centred and scaled like CLIP's own input normalisation: on a dark
+        // background, raw [0, 1] pixels leave the first layer almost idle.
+        let features = self.image_encoder.forward(&pictures.affine(4.0, -2.0)?)?;
+        self.image_projection.forward(&features)
+    }
+
+    /// T_f · W_t for word ids `[n, max_words]`.
+    pub fn encode_word_ids(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let features = self.text_encoder.forward(ids)?;
+        self.text_projection.forward(&features)
+    }
+}
+// ANCHOR_END: mini_clip
+
+impl MiniClip {
+    /// A caption's word ids, zero-padded to `max_words`. Unknown words and
+    /// over-long captions are errors that say what mini-CLIP can read.
+    pub fn word_ids(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        let cleaned = text.to_lowercase().replace(['.', ','], " ");
+        let words: Vec<&str> = cleaned.split_whitespace().collect();
+        if words.len() > self.cfg.max_words {
+            bail!(
+                "{text:?} has {} words; mini-CLIP reads at most {}",
+                words.len(),
+                self.cfg.max_words
+            );
+        }
+        let mut ids = vec![0u32; self.cfg.max_words];
+        for (slot, word) in ids.iter_mut().zip(&words) {
+            let Some(k) = self.cfg.vocabulary.iter().position(|v| v == word) else {
+                bail!(
+                    "mini-CLIP does not know the word {word:?} (in {text:?}); it knows: {}",
+                    self.cfg.vocabulary.join(" ")
+                );
+            };
+            *slot = k as u32 + 1;
+        }
+        Ok(ids)
+    }
+
+    fn word_id_batch(&self, texts: &[&str], device: &Device) -> anyhow::Result<Tensor> {
+        let mut ids = Vec::with_capacity(texts.len() * self.cfg.max_words);
+        for text in texts {
+            ids.extend(self.word_ids(text)?);
+        }
+        Ok(Tensor::from_vec(
+            ids,
+            (texts.len(), self.cfg.max_words),
+            device,
+        )?)
+    }
+}
+
+impl Clip for MiniClip {
+    fn device(&self) -> &Device {
+        self.temperature.device()
+    }
+
+    fn image_size(&self) -> usize {
+        self.cfg.image_size
+    }
+
+    fn image_embeddings(&self, pictures: &Tensor) -> anyhow::Result<Tensor> {
+        let (_, _, h, w) = pictures.dims4()?;
+        let s = self.cfg.image_size;
+        if (h, w) != (s, s) {
+            bail!("mini-CLIP sees {s}×{s} pictures, got {w}×{h}");
+        }
+        Ok(self.encode_images(pictures)?)
+    }
+
+    fn text_embeddings(&self, texts: &[&str]) -> anyhow::Result<Tensor> {
+        let ids = self.word_id_batch(texts, self.device())?;
+        Ok(self.encode_word_ids(&ids)?)
+    }
+
+    fn logit_scale(&self) -> anyhow::Result<f32> {
+        Ok(self.temperature.exp()?.to_scalar::<f32>()?)
+    }
+}
+
+/// Training settings for mini-CLIP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub steps: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            steps: 900,
+            batch_size: 128,
+            learning_rate: 1e-3,
+            seed: 0,
+        }
+    }
+}
+
+/// What one training step reports.
+#[derive(Debug, Clone, Copy)]
+pub struct StepReport {
+    pub loss: f32,
+    /// Share of images whose best-scoring caption in the batch is true of them.
+    pub accuracy: f32,
+}
+
+/// `matches[i][j]` = 1 where caption j is true of scene i.
+pub fn caption_matches(batch: &SceneBatch, device: &Device) -> candle_core::Result<Tensor> {
+    let n = batch.scenes.len();
+    let mut matches = Vec::with_capacity(n * n);
+    for scene in &batch.scenes {
+        for caption in &batch.captions {
+            matches.push(if scene.is_described_by(caption) {
+                1f32
+            } else {
+                0.0
+            });
+        }
+    }
+    Tensor::from_vec(matches, (n, n), device)
+}
+
+/// Trains mini-CLIP on freshly drawn training scenes (held-out colour–shape
+/// pairs never appear). Returns the model, its variables (to save) and each
+/// step's report.
+pub fn train(
+    cfg: &Config,
+    train: &TrainConfig,
+    device: &Device,
+    mut on_step: impl FnMut(usize, StepReport),
+) -> anyhow::Result<(MiniClip, VarMap, Vec<StepReport>)> {
+    let varmap = VarMap::new();
+    let model = MiniClip::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
+    seed_weights(&varmap, train.seed)?;
+    let temperature = varmap.data().lock().expect("varmap lock")["temperature"].clone();
+    temperature.set(&Tensor::new(INITIAL_TEMPERATURE as f32, device)?)?;
+    let mut adam = autoencoder::adam(&varmap, train.learning_rate)?;
+    let mut reports = Vec::with_capacity(train.steps);
+    for step in 0..train.steps {
+        let seed = train.seed.wrapping_mul(1_000_003).wrapping_add(step as u64);
+        let batch = SceneBatch::draw(train.batch_size, cfg.image_size as u32, Split::Train, seed);
+        let pictures = images_to_batch(&batch.images, device)?;
+        let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
+        let matches = caption_matches(&batch, device)?;
+        let image_e = model.encode_images(&pictures)?;
+        let text_e = model.encode_word_ids(&model.word_id_batch(&captions, device)?)?;
+        let loss = contrastive_loss_with_matches(&image_e, &text_e, &model.temperature, &matches)?;
+        candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
+        clamp_temperature(&temperature)?;
+        let loss = loss.to_scalar::<f32>()?;
+        anyhow::ensure!(
+            loss.is_finite(),
+            "training diverged at step {step}: loss {loss}"
+        );
+        let report = StepReport {
+            loss,
+            accuracy: batch_accuracy(&image_e, &text_e, &matches)?,
+        };
+        reports.push(report);
+        on_step(step, report);
+    }
+    Ok((model, varmap, reports))
+}
+
+/// CLIP keeps e^t within [1, 100] by clipping t after every step.
+fn clamp_temperature(temperature: &Var) -> candle_core::Result<()> {
+    temperature.set(&temperature.clamp(0f32, MAX_LOGIT_SCALE.ln() as f32)?)
+}
+
+fn batch_accuracy(image_e: &Tensor, text_e: &Tensor, matches: &Tensor) -> candle_core::Result<f32> {
+    let best = image_e.matmul(&text_e.t()?)?.argmax(1)?.to_vec1::<u32>()?;
+    let matches = matches.to_vec2::<f32>()?;
+    let right = best
+        .iter()
+        .enumerate()
+        .filter(|&(i, &j)| matches[i][j as usize] > 0.5)
+        .count();
+    Ok(right as f32 / best.len() as f32)
+}
+
+/// The trained mini-CLIP shipped with the course (`clip-art train-clip`).
+const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/mini-clip.safetensors");
+
+impl MiniClip {
+    /// The trained mini-CLIP that ships with the course, for the default [`Config`].
+    pub fn shipped(device: &Device) -> anyhow::Result<MiniClip> {
+        let vb = autoencoder::weights_from_bytes(
+            SHIPPED_WEIGHTS.to_vec(),
+            "shipped mini-clip.safetensors",
+            device,
+        )?;
+        Ok(MiniClip::new(vb, &Config::default())?)
+    }
+
+    /// Loads a mini-CLIP saved by `clip-art train-clip`.
+    pub fn load(path: &Path, cfg: &Config, device: &Device) -> anyhow::Result<MiniClip> {
+        let vb = autoencoder::weights_from_file(path, device)?;
+        MiniClip::new(vb, cfg).with_context(|| format!("{}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Config {
+        Config {
+            image_size: 16,
+            channels: [4, 8, 8],
+            features: 16,
+            embedding: 8,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn captions_become_padded_word_ids_and_unknown_words_are_named() -> anyhow::Result<()> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let model = MiniClip::new(vb, &tiny())?;
+        let ids = model.word_ids("A red circle.")?;
+        assert_eq!(ids.len(), 12);
+        assert!(ids[..3].iter().all(|&id| id > 0) && ids[3..].iter().all(|&id| id == 0));
+        let vocabulary = &model.cfg.vocabulary;
+        assert_eq!(vocabulary[ids[1] as usize - 1], "red");
+        let unknown = model.word_ids("a photo of a cat").unwrap_err().to_string();
+        assert!(unknown.contains("\"photo\""), "{unknown}");
+        let long = model.word_ids(&"a ".repeat(13)).unwrap_err().to_string();
+        assert!(long.contains("13 words") && long.contains("12"), "{long}");
+        Ok(())
+    }
+
+    #[test]
+    fn every_caption_matches_its_own_scene() -> anyhow::Result<()> {
+        let batch = SceneBatch::draw(64, 16, Split::Train, 5);
+        let matches = caption_matches(&batch, &Device::Cpu)?.to_vec2::<f32>()?;
+        for (i, row) in matches.iter().enumerate() {
+            assert_eq!(row[i], 1.0, "{}", batch.captions[i]);
+        }
+        // Short captions ("a red circle") fit several scenes: the loss must know.
+        let total: f32 = matches.iter().flatten().sum();
+        assert!(total > 64.0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_short_training_run_learns_colours() -> anyhow::Result<()> {
+        let device = Device::Cpu;
+        let train = TrainConfig {
+            steps: 60,
+            batch_size: 32,
+            learning_rate: 3e-3,
+            seed: 3,
+        };
+        let (_, _, reports) = super::train(&tiny(), &train, &device, |_, _| {})?;
+        let first = reports[0].loss;
+        let last: f32 = reports[50..].iter().map(|r| r.loss).sum::<f32>() / 10.0;
+        assert!(last < 0.8 * first, "loss {first} → {last}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_gradient_reaches_the_pixels() -> anyhow::Result<()> {
+        // Guidance (chapter 6) differentiates CLIP's score with respect to the image.
+        let varmap = VarMap::new();
+        let device = Device::Cpu;
+        let model = MiniClip::new(
+            VarBuilder::from_varmap(&varmap, DType::F64, &device),
+            &tiny(),
+        )?;
+        let pixels = Var::rand(0f64, 1.0, (1, 3, 16, 16), &device)?;
+        let text = model.text_embeddings(&["a red circle"])?;
+        let score = |p: &Tensor| -> anyhow::Result<Tensor> {
+            let logits = super::super::loss::similarity_logits(
+                &model.image_embeddings(p)?,
+                &text,
+                &model.temperature,
+            )?;
+            Ok(logits.sum_all()?)
+        };
+        let grads = score(&pixels)?.backward()?;
+        let grad: Vec<f64> = grads
+            .get(&pixels)
+            .expect("gradient")
+            .flatten_all()?
+            .to_vec1()?;
+        for k in [0usize, 100, 500, 767] {
+            let mut bump = vec![0.0; 768];
+            bump[k] = 1e-5;
+            let bump = Tensor::from_vec(bump, (1, 3, 16, 16), &device)?;
+            let up = score(&(pixels.as_tensor() + &bump)?)?.to_scalar::<f64>()?;
+            let down = score(&(pixels.as_tensor() - &bump)?)?.to_scalar::<f64>()?;
+            let numeric = (up - down) / 2e-5;
+            assert!(
+                (numeric - grad[k]).abs() < 1e-6 + 1e-4 * numeric.abs(),
+                "{k}: {numeric} vs {}",
+                grad[k]
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,518 @@
+//! OpenAI's CLIP (ViT-B/32 and relatives), written in candle's style with the
+//! Hugging Face parameter names, so `openai/clip-vit-base-patch32`'s
+//! `model.safetensors` loads unchanged.
+//!
+//! Why not `candle_transformers::models::clip`? Its LayerNorm and softmax are
+//! fused ops that record no backward pass: the gradient never reaches the
+//! image, and guidance (chapter 6) needs exactly that gradient. Every op here
+//! is differentiable, and a test checks the gradient at the pixels against
+//! finite differences.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use candle_core::{D, DType, Device, Module, Tensor};
+use candle_nn::{Embedding, Linear, VarBuilder};
+use serde::Deserialize;
+
+use super::loss::log_softmax;
+
+/// The activation inside each MLP block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// x · σ(1.702 x): OpenAI's CLIP.
+    QuickGelu,
+    /// The exact GELU, used by some later CLIPs.
+    Gelu,
+}
+
+/// One transformer tower (text or vision), with Hugging Face's field names and
+/// ViT-B/32's text values as defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct TowerConfig {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub hidden_act: Activation,
+    pub layer_norm_eps: f64,
+    /// Text only.
+    pub vocab_size: usize,
+    pub max_position_embeddings: usize,
+    /// Vision only.
+    pub image_size: usize,
+    pub patch_size: usize,
+}
+
+impl Default for TowerConfig {
+    fn default() -> Self {
+        TowerConfig {
+            hidden_size: 512,
+            intermediate_size: 2048,
+            num_hidden_layers: 12,
+            num_attention_heads: 8,
+            hidden_act: Activation::QuickGelu,
+            layer_norm_eps: 1e-5,
+            vocab_size: 49408,
+            max_position_embeddings: 77,
+            image_size: 224,
+            patch_size: 32,
+        }
+    }
+}
+
+/// A CLIP model's sizes, read from a Hugging Face `config.json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ClipConfig {
+    pub text_config: TowerConfig,
+    pub vision_config: TowerConfig,
+    pub projection_dim: usize,
+}
+
+impl ClipConfig {
+    /// OpenAI's ViT-B/32: 224² pictures in 32² patches, 12 layers of width 768
+    /// (12 heads) for vision, 12 of width 512 (8 heads) for text, 512-d embeddings.
+    pub fn vit_base_patch32() -> ClipConfig {
+        ClipConfig {
+            text_config: TowerConfig::default(),
+            vision_config: TowerConfig {
+                hidden_size: 768,
+                intermediate_size: 3072,
+                num_attention_heads: 12,
+                ..TowerConfig::default()
+            },
+            projection_dim: 512,
+        }
+    }
+
+    /// Reads a Hugging Face `config.json`.
+    pub fn from_file(path: &Path) -> anyhow::Result<ClipConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read CLIP config {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a CLIP config.json", path.display()))
+    }
+}
+
+// ANCHOR: layer_norm
+/// LayerNorm from plain ops, so it has a backward pass (candle's fused one
+/// has none): (x − mean) / √(var + ε) · weight + bias over the last dimension.
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub fn new(vb: VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
+        Ok(LayerNorm {
+            weight: vb.get(size, "weight")?,
+            bias: vb.get(size, "bias")?,
+            eps,
+        })
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+        let variance = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        centred
+            .broadcast_div(&(variance + self.eps)?.sqrt()?)?
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+}
+// ANCHOR_END: layer_norm
+
+/// Multi-head self-attention (`self_attn.{q,k,v,out}_proj`).
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+    heads: usize,
+}
+
+impl Attention {
+    fn new(vb: VarBuilder, cfg: &TowerConfig) -> candle_core::Result<Self> {
+        let d = cfg.hidden_size;
+        Ok(Attention {
+            q: candle_nn::linear(d, d, vb.pp("q_proj"))?,
+            k: candle_nn::linear(d, d, vb.pp("k_proj"))?,
+            v: candle_nn::linear(d, d, vb.pp("v_proj"))?,
+            out: candle_nn::linear(d, d, vb.pp("out_proj"))?,
+            heads: cfg.num_attention_heads,
+        })
+    }
+
+    /// `x`: `[b, n, d]`; `mask`: added to the `[n, n]` scores (causal text).
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let (b, n, d) = x.dims3()?;
+        let head = d / self.heads;
+        let split = |t: Tensor| {
+            t.reshape((b, n, self.heads, head))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split((self.q.forward(x)? * (head as f64).powf(-0.5))?)?;
+        let k = split(self.k.forward(x)?)?;
+        let v = split(self.v.forward(x)?)?;
+        let mut scores = q.matmul(&k.t()?.contiguous()?)?;
+        if let Some(mask) = mask {
+            scores = scores.broadcast_add(mask)?;
+        }
+        let weights = log_softmax(&scores, 3)?.exp()?;
+        let mixed = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
+        self.out.forward(&mixed)
+    }
+}
+
+/// One pre-norm transformer block: x + attn(ln1(x)), then x + mlp(ln2(x)).
+struct Block {
+    layer_norm1: LayerNorm,
+    attention: Attention,
+    layer_norm2: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    activation: Activation,
+}
+
+impl Block {
+    fn new(vb: VarBuilder, cfg: &TowerConfig) -> candle_core::Result<Self> {
+        let (d, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
+        Ok(Block {
+            layer_norm1: LayerNorm::new(vb.pp("layer_norm1"), d, eps)?,
+            attention: Attention::new(vb.pp("self_attn"), cfg)?,
+            layer_norm2: LayerNorm::new(vb.pp("layer_norm2"), d, eps)?,
+            fc1: candle_nn::linear(d, cfg.intermediate_size, vb.pp("mlp.fc1"))?,
+            fc2: candle_nn::linear(cfg.intermediate_size, d, vb.pp("mlp.fc2"))?,
+            activation: cfg.hidden_act,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let x = (x + self
+            .attention
+            .forward(&self.layer_norm1.forward(x)?, mask)?)?;
+        let h = self.fc1.forward(&self.layer_norm2.forward(&x)?)?;
+        let h = match self.activation {
+            Activation::QuickGelu => (&h * candle_nn::ops::sigmoid(&(&h * 1.702)?)?)?,
+            Activation::Gelu => h.gelu_erf()?,
+        };
+        x + self.fc2.forward(&h)?
+    }
+}
+
+/// A stack of blocks (`encoder.layers.{i}`).
+struct Encoder {
+    blocks: Vec<Block>,
+}
+
+impl Encoder {
+    fn new(vb: VarBuilder, cfg: &TowerConfig) -> candle_core::Result<Self> {
+        let blocks = (0..cfg.num_hidden_layers)
+            .map(|i| Block::new(vb.pp(format!("layers.{i}")), cfg))
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Encoder { blocks })
+    }
+
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let mut x = x.clone();
+        for block in &self.blocks {
+            x = block.forward(&x, mask)?;
+        }
+        Ok(x)
+    }
+}
+
+/// The text tower (`text_model.*`): tokens + positions → causal transformer →
+/// final LayerNorm, read at each row's end token.
+pub struct TextTransformer {
+    token_embedding: Embedding,
+    position_embedding: Tensor,
+    encoder: Encoder,
+    final_layer_norm: LayerNorm,
+}
+
+impl TextTransformer {
+    pub fn new(vb: VarBuilder, cfg: &TowerConfig) -> candle_core::Result<Self> {
+        let d = cfg.hidden_size;
+        let embeddings = vb.pp("embeddings");
+        Ok(TextTransformer {
+            token_embedding: candle_nn::embedding(
+                cfg.vocab_size,
+                d,
+                embeddings.pp("token_embedding"),
+            )?,
+            position_embedding: embeddings
+                .pp("position_embedding")
+                .get((cfg.max_position_embeddings, d), "weight")?,
+            encoder: Encoder::new(vb.pp("encoder"), cfg)?,
+            final_layer_norm: LayerNorm::new(vb.pp("final_layer_norm"), d, cfg.layer_norm_eps)?,
+        })
+    }
+
+    /// Token ids `[b, n]` (u32) → pooled features `[b, width]`, read at the
+    /// position of each row's largest id: the end token, 49407.
+    pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, n) = ids.dims2()?;
+        let positions = self.position_embedding.narrow(0, 0, n)?;
+        let x = self
+            .token_embedding
+            .forward(ids)?
+            .broadcast_add(&positions)?;
+        // Causal: token i attends to tokens 0..=i only.
+        let mask: Vec<f32> = (0..n * n)
+            .map(|k| if k % n > k / n { -1e9 } else { 0.0 })
+            .collect();
+        let mask = Tensor::from_vec(mask, (n, n), ids.device())?.to_dtype(x.dtype())?;
+        let x = self
+            .final_layer_norm
+            .forward(&self.encoder.forward(&x, Some(&mask))?)?;
+        let ends = ids.argmax(1)?.to_vec1::<u32>()?;
+        let rows = (0..b)
+            .map(|row| x.get(row)?.get(ends[row] as usize))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Tensor::stack(&rows, 0)
+    }
+}
+
+/// The vision tower (`vision_model.*`): patches + class token + positions →
+/// pre-LayerNorm → transformer → post-LayerNorm of the class token.
+pub struct VisionTransformer {
+    patch_embedding: Tensor, // [width, 3, p, p], a stride-p convolution without bias
+    class_embedding: Tensor,
+    position_embedding: Tensor,
+    pre_layernorm: LayerNorm,
+    encoder: Encoder,
+    post_layernorm: LayerNorm,
+    patch: usize,
+}
+
+impl VisionTransformer {
+    pub fn new(vb: VarBuilder, cfg: &TowerConfig) -> candle_core::Result<Self> {
+        let (d, p, eps) = (cfg.hidden_size, cfg.patch_size, cfg.layer_norm_eps);
+        let cells = (cfg.image_size / p).pow(2);
+        let embeddings = vb.pp("embeddings");
+        Ok(VisionTransformer {
+            patch_embedding: embeddings
+                .pp("patch_embedding")
+                .get((d, 3, p, p), "weight")?,
+            class_embedding: embeddings.get(d, "class_embedding")?,
+            position_embedding: embeddings
+                .pp("position_embedding")
+                .get((cells + 1, d), "weight")?,
+            // Hugging Face's own spelling.
+            pre_layernorm: LayerNorm::new(vb.pp("pre_layrnorm"), d, eps)?,
+            encoder: Encoder::new(vb.pp("encoder"), cfg)?,
+            post_layernorm: LayerNorm::new(vb.pp("post_layernorm"), d, eps)?,
+            patch: p,
+        })
+    }
+
+    /// Normalised pictures `[b, 3, s, s]` → pooled features `[b, width]`.
+    pub fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, c, h, w) = pixels.dims4()?;
+        let (p, d) = (self.patch, self.class_embedding.dim(0)?);
+        let (gh, gw) = (h / p, w / p);
+        // The stride-p convolution as one matrix product over flattened patches.
+        let patches = pixels
+            .reshape((b, c, gh, p, gw, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .reshape((b * gh * gw, c * p * p))?;
+        let kernel = self.patch_embedding.reshape((d, c * p * p))?;
+        let patches = patches.matmul(&kernel.t()?)?.reshape((b, gh * gw, d))?;
+        let class = self.class_embedding.reshape((1, 1, d))?.repeat((b, 1, 1))?;
+        let x = Tensor::cat(&[class, patches], 1)?.broadcast_add(&self.position_embedding)?;
+        let x = self
+            .encoder
+            .forward(&self.pre_layernorm.forward(&x)?, None)?;
+        self.post_layernorm.forward(&x.narrow(1, 0, 1)?.squeeze(1)?)
+    }
+}
+
+/// The whole CLIP: two towers, their projections and the logit scale.
+pub struct ClipModel {
+    pub cfg: ClipConfig,
+    text_model: TextTransformer,
+    vision_model: VisionTransformer,
+    text_projection: Linear,
+    visual_projection: Linear,
+    logit_scale: Tensor,
+}
+
+impl ClipModel {
+    pub fn new(vb: VarBuilder, cfg: &ClipConfig) -> candle_core::Result<Self> {
+        let e = cfg.projection_dim;
+        Ok(ClipModel {
+            cfg: cfg.clone(),
+            text_model: TextTransformer::new(vb.pp("text_model"), &cfg.text_config)?,
+            vision_model: VisionTransformer::new(vb.pp("vision_model"), &cfg.vision_config)?,
+            text_projection: candle_nn::linear_no_bias(
+                cfg.text_config.hidden_size,
+                e,
+                vb.pp("text_projection"),
+            )?,
+            visual_projection: candle_nn::linear_no_bias(
+                cfg.vision_config.hidden_size,
+                e,
+                vb.pp("visual_projection"),
+            )?,
+            logit_scale: vb.get((), "logit_scale")?,
+        })
+    }
+
+    /// Unnormalised image features `[b, e]` of normalised pictures.
+    pub fn image_features(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
+        self.visual_projection
+            .forward(&self.vision_model.forward(pixels)?)
+    }
+
+    /// Unnormalised text features `[b, e]` of token ids `[b, n]`.
+    pub fn text_features(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.text_projection.forward(&self.text_model.forward(ids)?)
+    }
+
+    /// `logits_per_image` `[images, texts]`: e^t times the cosine similarities.
+    pub fn logits(&self, pixels: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
+        super::loss::similarity_logits(
+            &self.image_features(pixels)?,
+            &self.text_features(ids)?,
+            &self.logit_scale,
+        )
+    }
+
+    /// e^t, capped at 100 as CLIP does.
+    pub fn logit_scale(&self) -> candle_core::Result<f32> {
+        Ok(self.logit_scale.exp()?.to_scalar::<f32>()?.min(100.0))
+    }
+}
+
+/// Opens a safetensors file of CLIP weights as `dtype` (f32 on CPU), refusing non-float tensors by name
+/// (candle would otherwise convert them silently). Shape errors from `new`
+/// name the tensor with the expected and found shapes.
+pub fn weights(path: &Path, dtype: DType, device: &Device) -> anyhow::Result<VarBuilder<'static>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read CLIP weights {}", path.display()))?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device).with_context(|| {
+        format!(
+            "{} is not a valid safetensors file (truncated or corrupt?)",
+            path.display()
+        )
+    })?;
+    for (name, tensor) in &tensors {
+        if !matches!(
+            tensor.dtype(),
+            DType::F32 | DType::F16 | DType::BF16 | DType::F64
+        ) {
+            bail!(
+                "{}: tensor {name} has dtype {:?}; CLIP weights must be floating point",
+                path.display(),
+                tensor.dtype()
+            );
+        }
+    }
+    Ok(VarBuilder::from_tensors(tensors, dtype, device))
+}
+
+impl ClipModel {
+    /// Loads `model.safetensors` with `config.json` from a Hugging Face model
+    /// folder (e.g. a download of `openai/clip-vit-base-patch32`).
+    pub fn from_folder(folder: &Path, device: &Device) -> anyhow::Result<ClipModel> {
+        let cfg = ClipConfig::from_file(&folder.join("config.json"))?;
+        let path = folder.join("model.safetensors");
+        let vb = weights(&path, DType::F32, device)?;
+        ClipModel::new(vb, &cfg).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+/// OpenAI's CLIP with its tokenizer and preprocessing, as a [`super::Clip`]:
+/// what zero-shot classification and guidance use.
+pub struct OpenAiClip {
+    pub model: ClipModel,
+    pub tokenizer: super::tokenizer::Tokenizer,
+    device: Device,
+}
+
+impl OpenAiClip {
+    /// A Hugging Face model folder: `config.json`, `model.safetensors`, and the
+    /// tokenizer's merges (`merges.txt`, or OpenAI's `bpe_simple_vocab_16e6.txt.gz`).
+    pub fn from_folder(folder: &Path, device: &Device) -> anyhow::Result<OpenAiClip> {
+        let model = ClipModel::from_folder(folder, device)?;
+        let merges = ["merges.txt", "bpe_simple_vocab_16e6.txt.gz"]
+            .map(|name| folder.join(name))
+            .into_iter()
+            .find(|path| path.exists())
+            .with_context(|| format!("{} has no merges.txt for the tokenizer", folder.display()))?;
+        let tokenizer = super::tokenizer::Tokenizer::from_file(&merges)?;
+        Ok(OpenAiClip {
+            model,
+            tokenizer,
+            device: device.clone(),
+        })
+    }
+}
+
+impl super::Clip for OpenAiClip {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn image_size(&self) -> usize {
+        self.model.cfg.vision_config.image_size
+    }
+
+    fn image_embeddings(&self, pictures: &Tensor) -> anyhow::Result<Tensor> {
+        let (_, _, h, w) = pictures.dims4()?;
+        let s = self.image_size();
+        if (h, w) != (s, s) {
+            bail!("CLIP sees {s}×{s} pictures, got {w}×{h}");
+        }
+        Ok(self
+            .model
+            .image_features(&super::preprocess::normalise(pictures)?)?)
+    }
+
+    fn text_embeddings(&self, texts: &[&str]) -> anyhow::Result<Tensor> {
+        let rows = self.tokenizer.tokenize_batch(texts, false)?;
+        let ids = Tensor::new(rows, &self.device)?;
+        Ok(self.model.text_features(&ids)?)
+    }
+
+    fn logit_scale(&self) -> anyhow::Result<f32> {
+        Ok(self.model.logit_scale()?)
+    }
+
+    fn picture(&self, image: &image::DynamicImage) -> anyhow::Result<Tensor> {
+        let s = self.image_size() as u32;
+        Ok(super::preprocess::picture_tensor(
+            &image.to_rgb8(),
+            s,
+            &self.device,
+        )?)
+    }
+}
+
+#[cfg(feature = "hub")]
+impl OpenAiClip {
+    /// Downloads `repo` (e.g. `openai/clip-vit-base-patch32`) from the Hugging
+    /// Face hub once, with progress bars, into its usual cache, and loads it.
+    pub fn from_hub(repo: &str, device: &Device) -> anyhow::Result<OpenAiClip> {
+        let api = hf_hub::api::sync::ApiBuilder::new()
+            .with_progress(true)
+            .build()
+            .context("cannot reach the Hugging Face hub")?;
+        let model = api.model(repo.to_string());
+        let mut folder = None;
+        for file in ["config.json", "merges.txt", "model.safetensors"] {
+            let path = model
+                .get(file)
+                .with_context(|| format!("cannot download {file} of {repo} from the hub"))?;
+            folder = path.parent().map(Path::to_path_buf);
+        }
+        OpenAiClip::from_folder(&folder.context("the hub returned no files")?, device)
+    }
+}

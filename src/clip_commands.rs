@@ -1,0 +1,178 @@
+//! The command line's chapter-5 commands: train mini-CLIP, zero-shot a picture.
+
+use std::path::Path;
+
+use anyhow::Context;
+use candle_core::Device;
+
+use clip_art::autoencoder::save_weights;
+use clip_art::clip::Clip;
+use clip_art::clip::mini::{self, MiniClip};
+use clip_art::clip::zero_shot::{self, Ranking};
+use clip_art::plot::{Series, line_chart, moving_average};
+
+use super::{progress_bar, save, write_text};
+
+/// Which CLIP `zero-shot` asks: `mini` (the shipped mini-CLIP, or the file
+/// given with `--weights`), a folder with OpenAI's CLIP in Hugging Face's
+/// layout, or `hub` (downloads `openai/clip-vit-base-patch32`; needs the
+/// `hub` feature and a network). Also the default prompt template for it.
+pub fn open_clip(
+    choice: &str,
+    weights: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<(Box<dyn Clip>, &'static str)> {
+    use clip_art::clip::vit::OpenAiClip;
+    const PHOTO: &str = "a photo of a {}.";
+    match choice {
+        "mini" => Ok((Box::new(mini_clip(weights, device)?), "a picture of a {}")),
+        "hub" => open_from_hub(device).map(|clip| (clip, PHOTO)),
+        folder => Ok((
+            Box::new(OpenAiClip::from_folder(Path::new(folder), device)?),
+            PHOTO,
+        )),
+    }
+}
+
+#[cfg(feature = "hub")]
+fn open_from_hub(device: &Device) -> anyhow::Result<Box<dyn Clip>> {
+    let clip = clip_art::clip::vit::OpenAiClip::from_hub("openai/clip-vit-base-patch32", device)?;
+    Ok(Box::new(clip))
+}
+
+#[cfg(not(feature = "hub"))]
+fn open_from_hub(_: &Device) -> anyhow::Result<Box<dyn Clip>> {
+    anyhow::bail!(
+        "this clip-art was built without the `hub` feature: rebuild with `--features hub`, \
+         or download openai/clip-vit-base-patch32 yourself and pass its folder to --clip"
+    )
+}
+
+/// The shipped mini-CLIP, or one saved by `train-clip`.
+pub fn mini_clip(weights: Option<&Path>, device: &Device) -> anyhow::Result<MiniClip> {
+    match weights {
+        None => MiniClip::shipped(device),
+        Some(path) => MiniClip::load(path, &mini::Config::default(), device),
+    }
+}
+
+/// Trains mini-CLIP with a progress bar, measures it, and saves the weights,
+/// a record of the run and the loss/accuracy plot.
+pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(weights)
+        .with_context(|| format!("cannot create {}", weights.display()))?;
+    let cfg = mini::Config::default();
+    let bar = progress_bar("mini-CLIP", train.steps)?;
+    let start = std::time::Instant::now();
+    let (model, vars, reports) = mini::train(&cfg, train, &device, |step, report| {
+        bar.set_position(step as u64 + 1);
+        bar.set_message(format!(
+            "loss {:.3}, in-batch accuracy {:.0}%",
+            report.loss,
+            100.0 * report.accuracy
+        ));
+    })?;
+    bar.finish();
+    let seconds = start.elapsed().as_secs_f32();
+    save_weights(&vars, &weights.join("mini-clip.safetensors"))?;
+    let evaluation = zero_shot::evaluate(&model, 500, 1)?;
+    let record = format!(
+        "| model | steps × batch | learning rate | seed | training time | final e^t |\n|---|---|---|---|---|---|\n\
+         | mini-CLIP ({}×{} scenes, embedding {}) | {} × {} | {} | {} | {seconds:.0} s | {:.1} |\n\n{}",
+        cfg.image_size,
+        cfg.image_size,
+        cfg.embedding,
+        train.steps,
+        train.batch_size,
+        train.learning_rate,
+        train.seed,
+        model.logit_scale()?,
+        evaluation.markdown()
+    );
+    write_text(&weights.join("mini-clip-training.md"), &record)?;
+    println!("{record}");
+    let losses: Vec<f32> = reports.iter().map(|r| r.loss).collect();
+    let accuracy: Vec<f32> = reports.iter().map(|r| r.accuracy).collect();
+    let (losses, accuracy) = (moving_average(&losses, 25), moving_average(&accuracy, 25));
+    save(
+        &line_chart(
+            "mini-CLIP: contrastive loss and in-batch accuracy",
+            "step",
+            "moving average of 25 steps",
+            &[
+                Series {
+                    name: "loss",
+                    values: &losses,
+                },
+                Series {
+                    name: "accuracy (image → caption)",
+                    values: &accuracy,
+                },
+            ],
+        )?,
+        &weights.join("mini-clip-loss.png"),
+    )
+}
+
+/// Ranks `labels` for the picture in `path`.
+pub fn zero_shot(
+    clip: &dyn Clip,
+    path: &Path,
+    labels: &[String],
+    templates: &[String],
+) -> anyhow::Result<Ranking> {
+    let image =
+        image::open(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    let picture = clip.picture(&image)?;
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let templates: Vec<&str> = templates.iter().map(String::as_str).collect();
+    Ranking::of(clip, &picture, &labels, &templates)
+}
+
+/// Chapter 5's figures from the shipped mini-CLIP: a similarity matrix of a
+/// fresh batch, and the lecture's zero-shot display for two scenes.
+pub fn book_figures(out: &Path) -> anyhow::Result<()> {
+    use clip_art::autoencoder::images_to_batch;
+    use clip_art::clip::loss::l2_normalize;
+    use clip_art::picture::Picture;
+    use clip_art::world::scenes::{SceneBatch, Split};
+
+    let device = Device::Cpu;
+    let clip = MiniClip::shipped(&device)?;
+    let size = clip.image_size() as u32;
+    let batch = SceneBatch::draw(7, size, Split::Train, 5);
+    let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
+    let images = l2_normalize(&clip.image_embeddings(&images_to_batch(&batch.images, &device)?)?)?;
+    let texts = l2_normalize(&clip.text_embeddings(&captions)?)?;
+    let similarity = texts.matmul(&images.t()?)?.to_vec2::<f32>()?;
+    save(
+        &clip_art::plot::similarity_matrix(&batch.images, &captions, &similarity)?,
+        &out.join("similarity.png"),
+    )?;
+
+    let labels = zero_shot::colour_shape_labels();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let mut shown = Vec::new();
+    let mut text = String::new();
+    for (split, seed) in [(Split::Train, 11), (Split::HeldOut, 12)] {
+        let (image, truth) = zero_shot::single_object_scene(split, size, seed);
+        let picture = images_to_batch(std::slice::from_ref(&image), &device)?;
+        let ranking = Ranking::of(&clip, &picture, &labels, &["a picture of a {}"])?;
+        text.push_str(&ranking.display(&truth, 5));
+        text.push('\n');
+        shown.push(image);
+    }
+    write_text(&out.join("zero-shot.txt"), &text)?;
+    save(
+        &Picture::grid(&shown, 2)?.scaled(4),
+        &out.join("zero-shot.png"),
+    )?;
+    let loss_plot = Path::new("weights/mini-clip-loss.png");
+    std::fs::copy(loss_plot, out.join("mini-clip-loss.png")).with_context(|| {
+        format!(
+            "cannot copy {} (made by `clip-art train-clip`)",
+            loss_plot.display()
+        )
+    })?;
+    Ok(())
+}
