@@ -14,6 +14,7 @@
 //! | 3. Generators: the VAE | [`vae`] |
 //! | 4. Latent arithmetic | [`latent`] |
 //! | 5. CLIP: contrastive loss, mini-CLIP, zero-shot, ViT-B/32 | [`clip`] |
+//! | 6. CLIP-guided generation: prompts, loss, cutouts | [`guidance`] |
 //! | 3–4. Procedural worlds with ground truth, and their judge | [`world`] |
 //! | pictures and plots for people | [`picture`], [`plot`] |
 
@@ -22,6 +23,7 @@ pub mod classifier;
 pub mod clip;
 pub mod device;
 pub mod faces_report;
+pub mod guidance;
 pub mod latent;
 pub mod one_hot;
 pub mod picture;

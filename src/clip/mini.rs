@@ -232,12 +232,9 @@ pub fn caption_matches(batch: &SceneBatch, device: &Device) -> candle_core::Resu
     let n = batch.scenes.len();
     let mut matches = Vec::with_capacity(n * n);
     for scene in &batch.scenes {
+        let truths = scene.true_captions();
         for caption in &batch.captions {
-            matches.push(if scene.is_described_by(caption) {
-                1f32
-            } else {
-                0.0
-            });
+            matches.push(if truths.contains(caption) { 1f32 } else { 0.0 });
         }
     }
     Tensor::from_vec(matches, (n, n), device)

@@ -197,7 +197,8 @@ pub fn evaluate(clip: &dyn Clip, count: usize, seed: u64) -> anyhow::Result<Eval
     let images = l2_normalize(&clip.image_embeddings(&images_to_batch(&batch.images, &device)?)?)?;
     let texts = l2_normalize(&clip.text_embeddings(&captions)?)?;
     let similarity = images.matmul(&texts.t()?)?.to_vec2::<f32>()?;
-    let fits = |i: usize, j: usize| batch.scenes[i].is_described_by(&batch.captions[j]);
+    let truths: Vec<Vec<String>> = batch.scenes.iter().map(|s| s.true_captions()).collect();
+    let fits = |i: usize, j: usize| truths[i].contains(&batch.captions[j]);
     let recall = |k: usize, by_image: bool| -> f32 {
         let hits = (0..count)
             .filter(|&a| {

@@ -317,21 +317,21 @@ impl Scene {
         }
     }
 
-    /// Whether `caption` is true of this scene: one of its phrasings, or "a X
-    /// and a Y" in either order. Training counts every caption that fits an
-    /// image as a match, not only the one drawn with it.
-    pub fn is_described_by(&self, caption: &str) -> bool {
-        let swapped_and = match self.objects.as_slice() {
-            [a, b] if self.relation.is_some() => format!(
+    /// Every caption that is true of this scene: its phrasings, and "a X and a
+    /// Y" in either order. Training counts every caption that fits an image as a
+    /// match, not only the one drawn with it.
+    pub fn true_captions(&self) -> Vec<String> {
+        let mut captions = self.phrasings();
+        if let ([a, b], Some(_)) = (self.objects.as_slice(), self.relation) {
+            captions.push(format!(
                 "a {} {} and a {} {}",
                 b.colour.name(),
                 b.shape.name(),
                 a.colour.name(),
                 a.shape.name()
-            ),
-            _ => String::new(),
-        };
-        caption == swapped_and || self.phrasings().iter().any(|p| p == caption)
+            ));
+        }
+        captions
     }
 }
 
@@ -434,6 +434,22 @@ mod tests {
             }
         }
         assert!(vocabulary.len() < 40, "{vocabulary:?}");
+    }
+
+    #[test]
+    fn true_captions_include_the_drawn_one_and_both_orders_of_and() {
+        let batch = SceneBatch::draw(100, 16, Split::Train, 6);
+        for (scene, caption) in batch.scenes.iter().zip(&batch.captions) {
+            let truths = scene.true_captions();
+            assert!(truths.contains(caption), "{caption:?} not in {truths:?}");
+            if let [a, b] = scene.objects.as_slice() {
+                let name = |o: &Object| format!("{} {}", o.colour.name(), o.shape.name());
+                for (x, y) in [(a, b), (b, a)] {
+                    let and = format!("a {} and a {}", name(x), name(y));
+                    assert!(truths.contains(&and), "{and:?} not in {truths:?}");
+                }
+            }
+        }
     }
 
     #[test]

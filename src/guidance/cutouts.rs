@@ -1,0 +1,243 @@
+//! Cutouts: CLIP judges many random crops of the picture, resized to its
+//! input size, instead of the picture once. A picture must then look right
+//! at every scale and place, which stops the optimiser from fooling CLIP with
+//! a pixel pattern that only works in one exact position.
+//!
+//! A crop followed by a resize is linear in the pixels, so each cutout is two
+//! small matrices: `cut = R_y · image · R_xᵀ`. That makes cutouts exact
+//! tensor ops — differentiable, batched, and the same on every device — and
+//! a horizontal flip is just the columns of `R_x` in reverse order.
+
+use candle_core::{Device, Tensor};
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+
+/// How cutouts are drawn, with the peers' defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cutouts {
+    /// Cutouts per step (peers: 32–128).
+    pub count: usize,
+    /// The side of each cutout after resizing: the CLIP's input size.
+    pub cut_size: usize,
+    /// Size distribution: side = ⌊r^cut_pow · (max − min) + min⌋, r ~ U[0, 1).
+    /// Above 1 favours small cutouts.
+    pub cut_pow: f64,
+    /// Augmentations, each applied per cutout.
+    pub flip: bool,
+    /// Standard deviation of the Gaussian noise added to each cutout.
+    pub noise: f32,
+    /// Largest per-channel brightness change (colour jitter), e.g. 0.05.
+    pub jitter: f32,
+}
+
+impl Cutouts {
+    /// The peers' plain cutouts: no augmentation.
+    pub fn plain(count: usize, cut_size: usize) -> Cutouts {
+        Cutouts {
+            count,
+            cut_size,
+            cut_pow: 1.0,
+            flip: false,
+            noise: 0.0,
+            jitter: 0.0,
+        }
+    }
+}
+
+// ANCHOR: resample_matrix
+/// The `[out, size]` matrix that takes `size` pixels starting at `offset` of
+/// a line of `full` pixels and resamples them to `out`: each output pixel is
+/// the average of the input pixels under it (area resampling), so shrinking
+/// does not alias. When `flip`, the output runs backwards.
+pub fn resample_matrix(
+    full: usize,
+    offset: usize,
+    size: usize,
+    out: usize,
+    flip: bool,
+) -> Vec<f32> {
+    let scale = size as f64 / out as f64;
+    let mut matrix = vec![0f32; out * full];
+    for o in 0..out {
+        let (start, end) = (o as f64 * scale, (o + 1) as f64 * scale);
+        let row = if flip { out - 1 - o } else { o };
+        // Each input pixel i covers [i, i + 1); weight = overlap / width.
+        let first = start.floor() as usize;
+        let last = (end.ceil() as usize).min(size);
+        for i in first..last {
+            let overlap = end.min(i as f64 + 1.0) - start.max(i as f64);
+            if overlap > 0.0 {
+                matrix[row * full + offset + i] = (overlap / scale) as f32;
+            }
+        }
+    }
+    matrix
+}
+// ANCHOR_END: resample_matrix
+
+// ANCHOR: cutouts
+impl Cutouts {
+    /// `count` cutouts of `image` `[1, 3, h, w]` (values in [0, 1]):
+    /// `[count, 3, cut_size, cut_size]`, differentiable in the image.
+    pub fn cut(&self, image: &Tensor, rng: &mut impl Rng) -> anyhow::Result<Tensor> {
+        let (_, _, h, w) = image.dims4()?;
+        let (largest, smallest) = (h.min(w), h.min(w).min(self.cut_size));
+        let (n, c) = (self.count, self.cut_size);
+        let (mut rows, mut columns) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let r: f64 = rng.random();
+            let side =
+                (r.powf(self.cut_pow) * (largest - smallest) as f64 + smallest as f64) as usize;
+            let y = rng.random_range(0..=h - side);
+            let x = rng.random_range(0..=w - side);
+            let flip = self.flip && rng.random_bool(0.5);
+            rows.extend(resample_matrix(h, y, side, c, false));
+            columns.extend(resample_matrix(w, x, side, c, flip));
+        }
+        let device = image.device();
+        let rows = Tensor::from_vec(rows, (n, 1, c, h), device)?.to_dtype(image.dtype())?;
+        let columns = Tensor::from_vec(columns, (n, 1, c, w), device)?.to_dtype(image.dtype())?;
+        // R_y · image · R_xᵀ for every cutout at once.
+        let image = image.broadcast_as((n, 3, h, w))?;
+        let cuts = rows
+            .broadcast_as((n, 3, c, h))?
+            .contiguous()?
+            .matmul(&image.contiguous()?)?
+            .matmul(
+                &columns
+                    .broadcast_as((n, 3, c, w))?
+                    .transpose(2, 3)?
+                    .contiguous()?,
+            )?;
+        self.augment(cuts, rng, device)
+    }
+
+    /// Per-cutout colour jitter (a brightness shift per channel) and noise.
+    fn augment(&self, cuts: Tensor, rng: &mut impl Rng, device: &Device) -> anyhow::Result<Tensor> {
+        let (n, _, c, _) = cuts.dims4()?;
+        let dtype = cuts.dtype();
+        let mut cuts = cuts;
+        if self.jitter > 0.0 {
+            let shifts: Vec<f32> = (0..n * 3)
+                .map(|_| rng.random_range(-self.jitter..=self.jitter))
+                .collect();
+            let shifts = Tensor::from_vec(shifts, (n, 3, 1, 1), device)?.to_dtype(dtype)?;
+            cuts = cuts.broadcast_add(&shifts)?;
+        }
+        if self.noise > 0.0 {
+            let normal = Normal::new(0.0, self.noise)?;
+            let noise: Vec<f32> = (0..n * 3 * c * c).map(|_| normal.sample(rng)).collect();
+            cuts = (cuts + Tensor::from_vec(noise, (n, 3, c, c), device)?.to_dtype(dtype)?)?;
+        }
+        Ok(cuts)
+    }
+}
+// ANCHOR_END: cutouts
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Var};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn a_whole_picture_cutout_of_the_same_size_is_the_picture() -> anyhow::Result<()> {
+        let image = Tensor::rand(0f32, 1.0, (1, 3, 16, 16), &Device::Cpu)?;
+        let cutouts = Cutouts::plain(3, 16);
+        let cuts = cutouts.cut(&image, &mut ChaCha8Rng::seed_from_u64(0))?;
+        assert_eq!(cuts.dims(), &[3, 3, 16, 16]);
+        let difference = cuts
+            .broadcast_sub(&image)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f32>()?;
+        assert!(difference < 1e-6, "{difference}");
+        Ok(())
+    }
+
+    #[test]
+    fn shrinking_averages_and_flipping_reverses() {
+        // 4 pixels → 2: each output is the mean of two inputs.
+        assert_eq!(
+            resample_matrix(6, 1, 4, 2, false),
+            vec![
+                0.0, 0.5, 0.5, 0.0, 0.0, 0.0, //
+                0.0, 0.0, 0.0, 0.5, 0.5, 0.0,
+            ]
+        );
+        // 3 pixels → 2: 1.5 pixels each, the middle one shared.
+        let m = resample_matrix(3, 0, 3, 2, false);
+        assert!((m[0] - 2.0 / 3.0).abs() < 1e-6 && (m[1] - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(
+            resample_matrix(3, 0, 3, 3, true),
+            vec![0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn a_cutout_is_the_resized_crop() -> anyhow::Result<()> {
+        // A picture of constant 2×2 blocks: any crop aligned to them and
+        // halved must give back the block values.
+        let blocks: Vec<f32> = (0..3 * 8 * 8)
+            .map(|k| {
+                let (ch, y, x) = (k / 64, (k / 8) % 8, k % 8);
+                (ch * 16 + (y / 2) * 4 + x / 2) as f32
+            })
+            .collect();
+        let image = Tensor::from_vec(blocks, (1, 3, 8, 8), &Device::Cpu)?;
+        let rows = Tensor::from_vec(resample_matrix(8, 2, 4, 2, false), (2, 8), &Device::Cpu)?;
+        let cols = Tensor::from_vec(resample_matrix(8, 4, 4, 2, false), (2, 8), &Device::Cpu)?;
+        let cut = rows
+            .broadcast_matmul(&image.get(0)?)?
+            .broadcast_matmul(&cols.t()?)?;
+        // Block rows 1–2, block columns 2–3 of channel 0.
+        assert_eq!(
+            cut.get(0)?.to_vec2::<f32>()?,
+            vec![vec![6.0, 7.0], vec![10.0, 11.0]]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn gradients_reach_the_picture_and_the_same_seed_cuts_the_same() -> anyhow::Result<()> {
+        let image = Var::rand(0f64, 1.0, (1, 3, 20, 24), &Device::Cpu)?;
+        let cutouts = Cutouts {
+            flip: true,
+            noise: 0.1,
+            jitter: 0.05,
+            ..Cutouts::plain(5, 8)
+        };
+        let cut = |seed| cutouts.cut(&image, &mut ChaCha8Rng::seed_from_u64(seed));
+        let (a, b) = (cut(7)?, cut(7)?);
+        assert_eq!(
+            a.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
+            b.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?
+        );
+        let weights = Tensor::rand(-1f64, 1.0, a.shape(), &Device::Cpu)?;
+        let objective = |cuts: Tensor| (cuts * &weights)?.sum_all();
+        let grads = objective(a)?.backward()?;
+        let grad: Vec<f64> = grads
+            .get(&image)
+            .expect("gradient")
+            .flatten_all()?
+            .to_vec1()?;
+        for k in [0usize, 100, 777, 1439] {
+            let mut bump = vec![0.0; 1440];
+            bump[k] = 1e-6;
+            let bump = Tensor::from_vec(bump, (1, 3, 20, 24), &Device::Cpu)?;
+            let at = |p: Tensor| -> anyhow::Result<f64> {
+                let cuts = cutouts.cut(&p, &mut ChaCha8Rng::seed_from_u64(7))?;
+                Ok(objective(cuts)?.to_scalar::<f64>()?)
+            };
+            let numeric =
+                (at((image.as_tensor() + &bump)?)? - at((image.as_tensor() - &bump)?)?) / 2e-6;
+            assert!(
+                (numeric - grad[k]).abs() < 1e-6,
+                "{k}: {numeric} vs {}",
+                grad[k]
+            );
+        }
+        Ok(())
+    }
+}
