@@ -41,7 +41,8 @@ def run(path: pathlib.Path) -> bool:
         ok = False
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
-    if errors and ok:
+    if errors:
+        # evcxr reports compile errors in `evalue` with an empty traceback.
         print(f"FAILED {path.name}: {errors[0].get('evalue')}", file=sys.stderr)
         ok = False
     OUT.mkdir(parents=True, exist_ok=True)
