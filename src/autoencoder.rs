@@ -82,21 +82,26 @@ impl PatchConv {
 
 impl Module for PatchConv {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (n, c, h, w) = x.dims4()?;
-        let (k, out) = (self.k, self.weight.dim(0)?);
-        let (gh, gw) = (h / k, w / k);
-        // [n, c, gh, k, gw, k] → [n, gh, gw, c, k, k]: one row per patch.
-        let patches = x
-            .reshape((n, c, gh, k, gw, k))?
-            .permute((0, 2, 4, 1, 3, 5))?
-            .reshape((n * gh * gw, c * k * k))?;
-        let kernel = self.weight.reshape((out, c * k * k))?;
-        patches
-            .matmul(&kernel.t()?)?
+        patch_product(x, &self.weight, self.k)?
             .broadcast_add(&self.bias)?
-            .reshape((n, gh, gw, out))?
             .permute((0, 3, 1, 2))
     }
+}
+
+/// The stride-k convolution without bias: every k×k patch of `x` `[n, c, h, w]`
+/// times the kernel `[out, c, k, k]`, as one matrix product → `[n, h/k, w/k, out]`.
+/// Also CLIP's patch embedding (chapter 5).
+pub(crate) fn patch_product(x: &Tensor, kernel: &Tensor, k: usize) -> candle_core::Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    let out = kernel.dim(0)?;
+    let (gh, gw) = (h / k, w / k);
+    // [n, c, gh, k, gw, k] → [n, gh, gw, c, k, k]: one row per patch.
+    let patches = x
+        .reshape((n, c, gh, k, gw, k))?
+        .permute((0, 2, 4, 1, 3, 5))?
+        .reshape((n * gh * gw, c * k * k))?;
+    let kernel = kernel.reshape((out, c * k * k))?;
+    patches.matmul(&kernel.t()?)?.reshape((n, gh, gw, out))
 }
 
 /// The transpose: every input cell paints its own k×k output patch. Same
@@ -426,7 +431,7 @@ pub(crate) fn fit(
     mut loss_of: impl FnMut(&Tensor) -> candle_core::Result<Tensor>,
     mut on_step: impl FnMut(usize, f32),
 ) -> anyhow::Result<Vec<f32>> {
-    let mut adam = adam(varmap, train.learning_rate)?;
+    let mut adam = adam(varmap.all_vars(), train.learning_rate)?;
     let mut losses = Vec::with_capacity(train.steps);
     for step in 0..train.steps {
         let pictures = training_faces(cfg, train, step, device)?;
@@ -443,10 +448,13 @@ pub(crate) fn fit(
     Ok(losses)
 }
 
-/// Adam over every variable, without weight decay.
-pub(crate) fn adam(varmap: &VarMap, learning_rate: f64) -> candle_core::Result<candle_nn::AdamW> {
+/// Adam over the given variables, without weight decay.
+pub(crate) fn adam(
+    vars: Vec<candle_core::Var>,
+    learning_rate: f64,
+) -> candle_core::Result<candle_nn::AdamW> {
     <candle_nn::AdamW as candle_nn::Optimizer>::new(
-        varmap.all_vars(),
+        vars,
         candle_nn::ParamsAdamW {
             lr: learning_rate,
             weight_decay: 0.0,

@@ -254,7 +254,7 @@ pub fn train(
     seed_weights(&varmap, train.seed)?;
     let temperature = varmap.data().lock().expect("varmap lock")["temperature"].clone();
     temperature.set(&Tensor::new(INITIAL_TEMPERATURE as f32, device)?)?;
-    let mut adam = autoencoder::adam(&varmap, train.learning_rate)?;
+    let mut adam = autoencoder::adam(varmap.all_vars(), train.learning_rate)?;
     let mut reports = Vec::with_capacity(train.steps);
     for step in 0..train.steps {
         let seed = train.seed.wrapping_mul(1_000_003).wrapping_add(step as u64);

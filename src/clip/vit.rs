@@ -315,16 +315,11 @@ impl VisionTransformer {
 
     /// Normalised pictures `[b, 3, s, s]` → pooled features `[b, width]`.
     pub fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
-        let (b, c, h, w) = pixels.dims4()?;
+        let (b, _, h, w) = pixels.dims4()?;
         let (p, d) = (self.patch, self.class_embedding.dim(0)?);
-        let (gh, gw) = (h / p, w / p);
         // The stride-p convolution as one matrix product over flattened patches.
-        let patches = pixels
-            .reshape((b, c, gh, p, gw, p))?
-            .permute((0, 2, 4, 1, 3, 5))?
-            .reshape((b * gh * gw, c * p * p))?;
-        let kernel = self.patch_embedding.reshape((d, c * p * p))?;
-        let patches = patches.matmul(&kernel.t()?)?.reshape((b, gh * gw, d))?;
+        let patches = crate::autoencoder::patch_product(pixels, &self.patch_embedding, p)?
+            .reshape((b, (h / p) * (w / p), d))?;
         let class = self.class_embedding.reshape((1, 1, d))?.repeat((b, 1, 1))?;
         let x = Tensor::cat(&[class, patches], 1)?.broadcast_add(&self.position_embedding)?;
         let x = self

@@ -74,14 +74,7 @@ impl<'a> Guide<'a> {
         cfg: &GuideConfig,
         mut on_step: impl FnMut(usize, f32),
     ) -> anyhow::Result<Vec<f32>> {
-        let mut adam = <candle_nn::AdamW as candle_nn::Optimizer>::new(
-            generator.variables(),
-            candle_nn::ParamsAdamW {
-                lr: cfg.learning_rate,
-                weight_decay: 0.0,
-                ..Default::default()
-            },
-        )?;
+        let mut adam = crate::autoencoder::adam(generator.variables(), cfg.learning_rate)?;
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut losses = Vec::with_capacity(cfg.steps);
         for step in 0..cfg.steps {
