@@ -14,7 +14,7 @@
 //! | 3. Generators: the VAE | [`vae`] |
 //! | 4. Latent arithmetic | [`latent`] |
 //! | 5. CLIP: contrastive loss, mini-CLIP, zero-shot, ViT-B/32 | [`clip`] |
-//! | 6. CLIP-guided generation: prompts, loss, cutouts | [`guidance`] |
+//! | 6. CLIP-guided generation: loop, generators (VQ decoder), cutouts, prompts | [`guidance`] |
 //! | 3–4. Procedural worlds with ground truth, and their judge | [`world`] |
 //! | pictures and plots for people | [`picture`], [`plot`] |
 
@@ -52,5 +52,6 @@ pub mod book {
         AutoencodersGenerators => "ch03-autoencoders-generators.md",
         LatentArithmetic => "ch04-latent-arithmetic.md",
         Clip => "ch05-clip.md",
+        GuidedGeneration => "ch06-guided-generation.md",
     }
 }

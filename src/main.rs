@@ -18,6 +18,7 @@ use clip_art::shapes::{Shape, ShapeBatch, ShapeSpec};
 use clip_art::vae::{self, Vae};
 
 mod clip_commands;
+mod generate_commands;
 
 #[derive(Parser)]
 #[command(
@@ -155,6 +156,60 @@ enum Command {
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
     },
+    /// Chapter 6, the main job: generate a picture for a prompt with CLIP
+    /// guidance (default: mini-CLIP guiding the VQ decoder), graded by the judge.
+    Generate {
+        #[command(flatten)]
+        args: generate_commands::GenerateArgs,
+    },
+    /// Chapter 6: measure generation with the judge: success rate per kind of
+    /// prompt (and on held-out colour–shape pairs), time per picture, and the
+    /// ablation over generators and starts.
+    GenerateReport {
+        /// Test prompts per kind (four kinds) for the default method.
+        #[arg(long, default_value_t = 30)]
+        count: usize,
+        /// Test prompts per kind for each other method of the ablation (0: skip it).
+        #[arg(long, default_value_t = 10)]
+        ablation_count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Settings of the default row (as `generate`'s flags).
+        #[arg(long)]
+        steps: Option<usize>,
+        #[arg(long)]
+        lr: Option<f64>,
+        #[arg(long)]
+        restarts: Option<usize>,
+        /// Drawn scenes CLIP ranks to choose the starts.
+        #[arg(long, default_value_t = 1024)]
+        bank: usize,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// Folder for the picture of every prompt and verdict.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+    },
+    /// Chapter 6: train the VQ decoder (encoder, codebook, decoder) on captioned
+    /// scenes (seeded); this is how the shipped weights/scenes-vq.safetensors was made.
+    TrainVq {
+        #[arg(long, default_value_t = clip_art::guidance::vq::TrainConfig::default().steps)]
+        steps: usize,
+        #[arg(long, default_value_t = clip_art::guidance::vq::TrainConfig::default().batch_size)]
+        batch_size: usize,
+        #[arg(long, default_value_t = clip_art::guidance::vq::TrainConfig::default().learning_rate)]
+        lr: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// Folder for scenes-vq.safetensors, the record of the run
+        /// (scenes-vq-training.md) and its plot (scenes-vq-loss.png).
+        #[arg(long, default_value = "weights")]
+        weights: PathBuf,
+    },
     /// Regenerate the book's figures and measured tables (book/src/generated).
     BookFigures {
         #[command(flatten)]
@@ -239,14 +294,7 @@ fn main() -> anyhow::Result<()> {
             device,
             weights,
         } => {
-            anyhow::ensure!(
-                steps > 0 && batch_size > 0,
-                "--steps and --batch-size must be positive"
-            );
-            anyhow::ensure!(
-                lr.is_finite() && lr > 0.0,
-                "--lr must be a positive number, got {lr}"
-            );
+            check_training(steps, batch_size, 1, lr)?;
             let train = FacesTrainConfig {
                 steps,
                 batch_size,
@@ -282,14 +330,7 @@ fn main() -> anyhow::Result<()> {
             device,
             weights,
         } => {
-            anyhow::ensure!(
-                steps > 0 && batch_size > 1,
-                "--steps must be positive and --batch-size at least 2"
-            );
-            anyhow::ensure!(
-                lr.is_finite() && lr > 0.0,
-                "--lr must be a positive number, got {lr}"
-            );
+            check_training(steps, batch_size, 2, lr)?;
             let train = mini::TrainConfig {
                 steps,
                 batch_size,
@@ -335,8 +376,72 @@ fn main() -> anyhow::Result<()> {
             print!("{}", ranking.display(&truth, top));
             Ok(())
         }
+        Command::Generate { args } => generate_commands::generate(&args),
+        Command::GenerateReport {
+            count,
+            ablation_count,
+            seed,
+            steps,
+            lr,
+            restarts,
+            bank,
+            device,
+            out,
+        } => {
+            anyhow::ensure!(count > 0, "--count must be positive");
+            let mut settings = clip_art::guidance::generate::Settings::new(32);
+            settings.steps = steps.unwrap_or(settings.steps);
+            settings.learning_rate = lr.unwrap_or(settings.learning_rate);
+            settings.restarts = restarts.unwrap_or(settings.restarts);
+            generate_commands::report(
+                &settings,
+                bank,
+                count,
+                ablation_count,
+                seed,
+                device::open(device)?,
+                &out,
+            )
+        }
+        Command::TrainVq {
+            steps,
+            batch_size,
+            lr,
+            seed,
+            device,
+            weights,
+        } => {
+            check_training(steps, batch_size, 1, lr)?;
+            let train = clip_art::guidance::vq::TrainConfig {
+                steps,
+                batch_size,
+                learning_rate: lr,
+                seed,
+                ..Default::default()
+            };
+            generate_commands::train_vq(&train, device::open(device)?, &weights)
+        }
         Command::BookFigures { training, out } => book_figures(&training, &out),
     }
+}
+
+/// The training commands' shared checks of their flags.
+fn check_training(
+    steps: usize,
+    batch_size: usize,
+    min_batch: usize,
+    lr: f64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(steps > 0, "--steps must be positive");
+    anyhow::ensure!(
+        batch_size >= min_batch,
+        "--batch-size must be at least {min_batch}, got {batch_size}"
+    );
+    anyhow::ensure!(
+        lr.is_finite() && lr > 0.0,
+        "--lr must be a positive number, got {lr}"
+    );
+    Ok(())
 }
 
 /// The shipped models, or those saved by `train-faces` in `folder`.
@@ -546,6 +651,7 @@ fn book_figures(args: &TrainingArgs, out: &Path) -> anyhow::Result<()> {
             loss_plot.display()
         )
     })?;
-    // Chapter 5, from the shipped mini-CLIP
-    clip_commands::book_figures(out)
+    // Chapter 5, from the shipped mini-CLIP; chapter 6, from train-vq's record.
+    clip_commands::book_figures(out)?;
+    generate_commands::book_figures(out)
 }

@@ -122,3 +122,72 @@ fn zero_shot_with_the_real_clip_says_what_is_missing() {
         assert!(!ok && stderr.contains("--features hub"), "{stderr}");
     }
 }
+
+/// A short, fully seeded generation (few steps, a small bank: test speed).
+fn quick_generate(out: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+    let out = out.to_str().unwrap();
+    let mut args = vec![
+        "generate",
+        "a red circle",
+        "--steps",
+        "4",
+        "--restarts",
+        "1",
+        "--bank",
+        "32",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    clip_art(&args)
+}
+
+#[test]
+fn generate_writes_a_png_that_remembers_its_settings_and_is_the_same_for_the_same_seed() {
+    let folder = tempfile::tempdir().unwrap();
+    let first = folder.path().join("first.png");
+    let gif = folder.path().join("run.gif");
+    let (ok, stdout, stderr) = quick_generate(&first, &["--gif", gif.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("judge:"), "{stdout}");
+    let bytes = std::fs::read(&first).unwrap();
+    let text = clip_art::picture::png_text(&bytes).unwrap();
+    let value = |key: &str| text.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    assert_eq!(value("Description").as_deref(), Some("a red circle"));
+    let settings = value("clip-art settings").unwrap();
+    assert!(
+        settings.contains("steps=4") && settings.contains("seed=0"),
+        "{settings}"
+    );
+    assert!(value("clip-art judge").is_some(), "{text:?}");
+    assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 256);
+    assert!(gif.exists());
+    // Same seed: the same bytes. Another seed: another picture.
+    let second = folder.path().join("second.png");
+    assert!(quick_generate(&second, &[]).0);
+    assert_eq!(std::fs::read(&second).unwrap(), bytes);
+    let third = folder.path().join("third.png");
+    assert!(quick_generate(&third, &["--seed", "5"]).0);
+    assert_ne!(std::fs::read(&third).unwrap(), bytes);
+}
+
+#[test]
+fn generate_refuses_to_overwrite_and_names_bad_input() {
+    let folder = tempfile::tempdir().unwrap();
+    let existing = folder.path().join("mine.png");
+    std::fs::write(&existing, b"precious").unwrap();
+    let (ok, _, stderr) = quick_generate(&existing, &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&existing).unwrap(), b"precious");
+    let (ok, _, stderr) = clip_art(&["generate", "a red circle:0"]);
+    assert!(!ok && stderr.contains("weight 0"), "{stderr}");
+    let missing = folder.path().join("missing.png");
+    let out = folder.path().join("edit.png");
+    let (ok, _, stderr) = quick_generate(&out, &["--init", missing.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("missing.png"), "{stderr}");
+    assert!(!out.exists(), "no output after a failed run");
+}

@@ -76,6 +76,22 @@ const EXERCISES: &[Exercise] = &[
                candle_nn::ops::softmax_last_dim, squeeze(0)?.to_vec1::<f32>()?, zip with the \
                labels and sort_by(|a, b| b.1.total_cmp(&a.1)). Use ? on every CLIP call.",
     },
+    Exercise {
+        name: "spherical_loss",
+        chapter: "6 · CLIP-guided generation",
+        hint: "Normalise both with x.broadcast_div(&x.sqr()?.sum_keepdim(1)?.sqrt()?). The squared \
+               chords are a.matmul(&b.t()?)?.affine(-2.0, 2.0)? (x·(−2) + 2), then \
+               .clamp(0.0, 4.0)? so that rounding never hands sqrt a negative number. sqrt(), \
+               divide by 2.0, arcsin(&..)?, sqr(), multiply by 2.0: [n, m] with no loop.",
+    },
+    Exercise {
+        name: "cutouts",
+        chapter: "6 · CLIP-guided generation",
+        hint: "let s = size as f64 / out as f64; start with vec![0f32; out * full]. For each o in \
+               0..out the interval is [o·s, (o+1)·s); for each i in 0..size the overlap is \
+               end.min(i + 1) − start.max(i), used only when positive. Store overlap / s at \
+               row * full + offset + i, where row is o, or out − 1 − o when flipping.",
+    },
 ];
 
 #[derive(Clone, Copy, PartialEq)]

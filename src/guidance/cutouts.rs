@@ -75,6 +75,25 @@ pub fn resample_matrix(
 }
 // ANCHOR_END: resample_matrix
 
+/// Every picture of `pictures` `[n, 3, h, w]` resized whole to `size`×`size`
+/// with the same area resampling (no cutting, no augmentation).
+pub fn resize(pictures: &Tensor, size: usize) -> anyhow::Result<Tensor> {
+    let (n, c, h, w) = pictures.dims4()?;
+    let device = pictures.device();
+    let rows = Tensor::from_vec(resample_matrix(h, 0, h, size, false), (size, h), device)?;
+    let columns = Tensor::from_vec(resample_matrix(w, 0, w, size, false), (size, w), device)?;
+    let (rows, columns) = (
+        rows.to_dtype(pictures.dtype())?,
+        columns.to_dtype(pictures.dtype())?,
+    );
+    let resized = rows
+        .broadcast_as((n, c, size, h))?
+        .contiguous()?
+        .matmul(&pictures.contiguous()?)?
+        .matmul(&columns.t()?.broadcast_as((n, c, w, size))?.contiguous()?)?;
+    Ok(resized)
+}
+
 // ANCHOR: cutouts
 impl Cutouts {
     /// `count` cutouts of `image` `[1, 3, h, w]` (values in [0, 1]):
@@ -149,6 +168,22 @@ mod tests {
         assert_eq!(cuts.dims(), &[3, 3, 16, 16]);
         let difference = cuts
             .broadcast_sub(&image)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f32>()?;
+        assert!(difference < 1e-6, "{difference}");
+        Ok(())
+    }
+
+    #[test]
+    fn resizing_a_batch_averages_blocks() -> anyhow::Result<()> {
+        // Two pictures of constant 2×2 blocks, halved: the block values come back.
+        let blocks = Tensor::rand(0f32, 1.0, (2, 3, 4, 4), &Device::Cpu)?;
+        let picture = blocks
+            .reshape((2, 3, 4, 1, 4, 1))?
+            .broadcast_as((2, 3, 4, 2, 4, 2))?
+            .reshape((2, 3, 8, 8))?;
+        let difference = (resize(&picture, 4)? - &blocks)?
             .abs()?
             .max_all()?
             .to_scalar::<f32>()?;

@@ -2,13 +2,15 @@
 //! generator → picture → cutouts → CLIP), loss against the prompts, backward
 //! pass to the generator's variables, optimiser step, repeat.
 
+use std::ops::ControlFlow;
+
 use candle_core::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::cutouts::Cutouts;
 use super::generators::Generator;
-use super::loss::prompt_loss;
+use super::loss::{prompt_loss, spherical_distance};
 use super::prompts::Prompt;
 use crate::clip::Clip;
 
@@ -27,6 +29,8 @@ pub struct GuideConfig {
 pub struct Guide<'a> {
     clip: &'a dyn Clip,
     prompts: Vec<(Prompt, Tensor)>,
+    /// An init picture the result should stay near, and how strongly.
+    anchor: Option<(Tensor, f64)>,
 }
 
 // ANCHOR: guide
@@ -41,7 +45,18 @@ impl<'a> Guide<'a> {
             .enumerate()
             .map(|(i, p)| Ok((p.clone(), embeddings.get(i)?)))
             .collect::<candle_core::Result<_>>()?;
-        Ok(Guide { clip, prompts })
+        Ok(Guide {
+            clip,
+            prompts,
+            anchor: None,
+        })
+    }
+
+    /// Adds `weight` · MSE(picture, `init`) to the loss: the peers' init
+    /// weight, which keeps an edited picture close to the one it started from.
+    pub fn anchored(mut self, init: &Tensor, weight: f64) -> Guide<'a> {
+        self.anchor = Some((init.detach(), weight));
+        self
     }
 
     /// The loss of a picture `[1, 3, h, w]`: CLIP looks at its cutouts (or at
@@ -62,17 +77,21 @@ impl<'a> Guide<'a> {
         for (prompt, text) in &self.prompts {
             total = (total + prompt_loss(&images, text, prompt)?)?;
         }
+        if let Some((init, weight)) = &self.anchor {
+            let distance = crate::autoencoder::mse(picture, init)?;
+            total = (total + (distance * *weight)?)?;
+        }
         Ok(total)
     }
 
     /// Optimises `generator` with Adam for `cfg.steps` steps; `on_step` sees
-    /// each step's loss. Stops with an error naming the step if the loss is
-    /// not finite. Returns the losses.
+    /// each step's loss and may stop the run early (Ctrl-C). Stops with an
+    /// error naming the step if the loss is not finite. Returns the losses.
     pub fn run(
         &self,
         generator: &dyn Generator,
         cfg: &GuideConfig,
-        mut on_step: impl FnMut(usize, f32),
+        mut on_step: impl FnMut(usize, f32) -> ControlFlow<()>,
     ) -> anyhow::Result<Vec<f32>> {
         let mut adam = crate::autoencoder::adam(generator.variables(), cfg.learning_rate)?;
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -94,9 +113,24 @@ impl<'a> Guide<'a> {
             );
             candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
             losses.push(value);
-            on_step(step, value);
+            if on_step(step, value).is_break() {
+                break;
+            }
         }
         Ok(losses)
+    }
+
+    /// The loss of each picture of `pictures` `[n, 3, h, w]`, seen whole (no
+    /// cutouts, no gradient): to rank candidate pictures.
+    pub fn scores(&self, pictures: &Tensor) -> anyhow::Result<Vec<f32>> {
+        let views = super::cutouts::resize(&pictures.detach(), self.clip.image_size())?;
+        let images = self.clip.image_embeddings(&views)?;
+        let mut total = Tensor::zeros(images.dim(0)?, images.dtype(), images.device())?;
+        for (prompt, text) in &self.prompts {
+            let distance = spherical_distance(&images, &text.reshape((1, ()))?)?.squeeze(1)?;
+            total = (total + (distance * f64::from(prompt.weight))?)?;
+        }
+        Ok(total.to_dtype(candle_core::DType::F32)?.to_vec1()?)
     }
 }
 // ANCHOR_END: guide
@@ -122,7 +156,7 @@ mod tests {
         };
         let run = || -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
             let generator = PixelDraw::new(8, 4, None, &mut ChaCha8Rng::seed_from_u64(1), &device)?;
-            let losses = guide.run(&generator, &cfg, |_, _| {})?;
+            let losses = guide.run(&generator, &cfg, |_, _| ControlFlow::Continue(()))?;
             let picture = generator.render()?.flatten_all()?.to_vec1()?;
             Ok((losses, picture))
         };
@@ -131,6 +165,35 @@ mod tests {
         let late = losses[35..].iter().sum::<f32>() / 5.0;
         assert!(late < early - 0.1, "loss {early} → {late}");
         assert_eq!(run()?.1, picture, "same seed, same picture");
+        Ok(())
+    }
+
+    #[test]
+    fn an_init_weight_keeps_the_picture_near_the_init() -> anyhow::Result<()> {
+        let device = Device::Cpu;
+        let clip = MiniClip::shipped(&device)?;
+        let prompts = Prompt::parse_all("a yellow star")?;
+        let init = Tensor::rand(0.2f32, 0.8, (1, 3, 32, 32), &device)?;
+        let cfg = GuideConfig {
+            steps: 30,
+            learning_rate: 0.1,
+            cutouts: None,
+            seed: 0,
+        };
+        let drift = |weight: f64| -> anyhow::Result<f32> {
+            let mut guide = Guide::new(&clip, &prompts)?;
+            if weight > 0.0 {
+                guide = guide.anchored(&init, weight);
+            }
+            let generator = RawPixels::from_picture(&init)?;
+            guide.run(&generator, &cfg, |_, _| ControlFlow::Continue(()))?;
+            Ok(crate::autoencoder::mse(&generator.render()?, &init)?.to_scalar::<f32>()?)
+        };
+        let (free, anchored) = (drift(0.0)?, drift(100.0)?);
+        assert!(
+            anchored < 0.3 * free,
+            "drift {free} free, {anchored} anchored"
+        );
         Ok(())
     }
 
@@ -148,7 +211,7 @@ mod tests {
             seed: 0,
         };
         let error = guide
-            .run(&generator, &cfg, |_, _| {})
+            .run(&generator, &cfg, |_, _| ControlFlow::Continue(()))
             .unwrap_err()
             .to_string();
         assert!(error.contains("step 0") && error.contains("NaN"), "{error}");

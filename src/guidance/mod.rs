@@ -1,9 +1,13 @@
-//! CLIP-guided generation (lecture part 6), in progress: the loop (engine),
-//! generators (raw pixels, PixelDraw, Fourier), the peers' prompt syntax, the
-//! spherical-distance loss, and cutouts with augmentations.
+//! CLIP-guided generation (lecture part 6): the loop (engine), generators
+//! (raw pixels, PixelDraw, Fourier, and a VQ decoder trained on scenes), the
+//! peers' prompt syntax, the spherical-distance loss, cutouts with
+//! augmentations, text → picture (`generate`) and its judged measurement.
 
 pub mod cutouts;
 pub mod engine;
+pub mod evaluate;
+pub mod generate;
 pub mod generators;
 pub mod loss;
 pub mod prompts;
+pub mod vq;

@@ -13,6 +13,7 @@
 
 pub mod faces;
 pub mod judge;
+pub mod requests;
 pub mod scene_judge;
 pub mod scenes;
 
