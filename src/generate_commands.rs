@@ -164,7 +164,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 4)]
     pub cutouts: usize,
     /// vq: how many drawn scenes are encoded and ranked to choose the starts.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = clip_art::guidance::generate::DEFAULT_BANK)]
     pub bank: usize,
     /// Side of the picture for pixels, fourier and pixel-draw (vq: always 64).
     #[arg(long, default_value_t = 64)]

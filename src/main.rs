@@ -181,8 +181,11 @@ enum Command {
         lr: Option<f64>,
         #[arg(long)]
         restarts: Option<usize>,
+        /// Views CLIP judges per step; 0 shows CLIP the whole picture.
+        #[arg(long)]
+        cutouts: Option<usize>,
         /// Drawn scenes CLIP ranks to choose the starts.
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = clip_art::guidance::generate::DEFAULT_BANK)]
         bank: usize,
         /// auto, cpu, cuda or metal.
         #[arg(long, default_value = "auto")]
@@ -384,6 +387,7 @@ fn main() -> anyhow::Result<()> {
             steps,
             lr,
             restarts,
+            cutouts,
             bank,
             device,
             out,
@@ -393,6 +397,11 @@ fn main() -> anyhow::Result<()> {
             settings.steps = steps.unwrap_or(settings.steps);
             settings.learning_rate = lr.unwrap_or(settings.learning_rate);
             settings.restarts = restarts.unwrap_or(settings.restarts);
+            match (cutouts, settings.cutouts.as_mut()) {
+                (Some(0), _) => settings.cutouts = None,
+                (Some(count), Some(views)) => views.count = count,
+                _ => {}
+            }
             generate_commands::report(
                 &settings,
                 bank,

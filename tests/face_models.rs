@@ -131,7 +131,7 @@ fn missing_truncated_and_wrong_shaped_weights_are_named() {
         "{error}"
     );
     assert!(
-        error.contains("8") && error.contains("16"),
+        error.contains("[8, 2048]") && error.contains("[32, 2048]"),
         "expected and found shapes: {error}"
     );
 
