@@ -238,7 +238,7 @@ fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
 
 /// Runs `clip-art generate`: the course's main job.
 pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
-    use clip_art::guidance::engine::{Guide, GuideConfig};
+    use clip_art::guidance::engine::Guide;
     use clip_art::guidance::generate::{self as guided, Bank, Settings, Start};
     use clip_art::guidance::generators::{Fourier, Generator, PixelDraw, RawPixels, snapshot};
     use clip_art::guidance::prompts::Prompt;
@@ -386,12 +386,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
                     Box::new(PixelDraw::new(size / 4, 4, None, &mut rng, &device)?)
                 }
             };
-            let cfg = GuideConfig {
-                steps: settings.steps,
-                learning_rate: settings.learning_rate,
-                cutouts: settings.cutouts.clone(),
-                seed: settings.seed,
-            };
+            let cfg = settings.guide_config(settings.seed);
             let mut interrupted = false;
             guide.run(generator.as_ref(), &cfg, |step, loss| {
                 let flow = on_step(0, step, loss, generator.as_ref());

@@ -8,7 +8,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::engine::{Guide, GuideConfig};
+use super::engine::Guide;
 use super::generate::{Bank, Settings, Start, generate};
 use super::generators::{Fourier, Generator, PixelDraw, RawPixels, snapshot};
 use super::prompts::Prompt;
@@ -156,13 +156,7 @@ pub fn run_trials(
                     Method::Fourier => Box::new(Fourier::new(size, 16, &mut rng, device)?),
                     _ => Box::new(PixelDraw::new(size / 4, 4, None, &mut rng, device)?),
                 };
-                let cfg = GuideConfig {
-                    steps: settings.steps,
-                    learning_rate: settings.learning_rate,
-                    cutouts: settings.cutouts.clone(),
-                    seed,
-                };
-                guide.run(generator.as_ref(), &cfg, |_, _| {
+                guide.run(generator.as_ref(), &settings.guide_config(seed), |_, _| {
                     std::ops::ControlFlow::Continue(())
                 })?;
                 snapshot(generator.as_ref())?

@@ -94,6 +94,18 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// One run of the engine's loop with these settings and `seed`.
+    pub fn guide_config(&self, seed: u64) -> GuideConfig {
+        GuideConfig {
+            steps: self.steps,
+            learning_rate: self.learning_rate,
+            cutouts: self.cutouts.clone(),
+            seed,
+        }
+    }
+}
+
 /// What one step reports to the caller.
 pub struct Step<'a> {
     pub restart: usize,
@@ -135,12 +147,7 @@ pub fn generate(
     let mut interrupted = false;
     for (restart, grid) in starts.iter().enumerate() {
         let generator = VqGenerator::from_grid(vq, grid)?;
-        let cfg = GuideConfig {
-            steps: settings.steps,
-            learning_rate: settings.learning_rate,
-            cutouts: settings.cutouts.clone(),
-            seed: settings.seed.wrapping_add(restart as u64),
-        };
+        let cfg = settings.guide_config(settings.seed.wrapping_add(restart as u64));
         guide.run(&generator, &cfg, |step, loss| {
             let flow = on_step(Step {
                 restart,
