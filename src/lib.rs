@@ -53,5 +53,6 @@ pub mod book {
         LatentArithmetic => "ch04-latent-arithmetic.md",
         Clip => "ch05-clip.md",
         GuidedGeneration => "ch06-guided-generation.md",
+        EditingPromptsTricks => "ch07-editing-prompts-tricks.md",
     }
 }

@@ -194,6 +194,21 @@ enum Command {
         #[arg(long, default_value = "out")]
         out: PathBuf,
     },
+    /// Chapter 7: measure editing (recolour a drawn shape, keep its shape and
+    /// place) by each method, and generation from image prompts, with the judge.
+    EditReport {
+        /// Edits (and image prompts) per method.
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// Folder for the tables, the before/after pictures and every verdict.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+    },
     /// Chapter 6: train the VQ decoder (encoder, codebook, decoder) on captioned
     /// scenes (seeded); this is how the shipped weights/scenes-vq.safetensors was made.
     TrainVq {
@@ -380,6 +395,16 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Generate { args } => generate_commands::generate(&args),
+        Command::EditReport {
+            count,
+            seed,
+            device,
+            out,
+        } => {
+            anyhow::ensure!(count > 0, "--count must be positive");
+            std::fs::create_dir_all(&out)?;
+            generate_commands::edit_report(count, seed, device::open(device)?, &out)
+        }
         Command::GenerateReport {
             count,
             ablation_count,

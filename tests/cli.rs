@@ -124,6 +124,13 @@ fn zero_shot_with_the_real_clip_says_what_is_missing() {
 }
 
 /// A short, fully seeded generation (few steps, a small bank: test speed).
+/// The "clip-art settings" text chunk of a PNG `generate` wrote.
+fn png_settings(path: &std::path::Path) -> String {
+    let text = clip_art::picture::png_text(&std::fs::read(path).unwrap()).unwrap();
+    let found = text.into_iter().find(|(key, _)| key == "clip-art settings");
+    found.expect("a clip-art settings chunk").1
+}
+
 fn quick_generate(out: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
     let out = out.to_str().unwrap();
     let mut args = vec![
@@ -190,4 +197,76 @@ fn generate_refuses_to_overwrite_and_names_bad_input() {
     let (ok, _, stderr) = quick_generate(&out, &["--init", missing.to_str().unwrap()]);
     assert!(!ok && stderr.contains("missing.png"), "{stderr}");
     assert!(!out.exists(), "no output after a failed run");
+}
+
+#[test]
+fn generate_with_init_recolours_a_red_circle_in_place() {
+    use clip_art::guidance::editing::{EditCase, edit_cases};
+    use clip_art::shapes::Shape;
+    use clip_art::world::scene_judge::judge_scene;
+    use clip_art::world::scenes::Colour;
+
+    let folder = tempfile::tempdir().unwrap();
+    let mut scene = edit_cases(1, 0).remove(0).scene;
+    scene.objects[0].colour = Colour::Red;
+    scene.objects[0].shape = Shape::Circle;
+    let red = folder.path().join("red.png");
+    scene.draw(64).save(&red).unwrap();
+    let case = EditCase {
+        scene,
+        target: Colour::Blue,
+        prompt: "a blue circle".into(),
+    };
+    let out = folder.path().join("blue.png");
+    let (ok, stdout, stderr) = clip_art(&[
+        "generate",
+        "a blue circle",
+        "--init",
+        red.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--scale",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    let edited = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(case.verdict(&judge_scene(&edited)), Ok(()), "{stdout}");
+    let settings = png_settings(&out);
+    assert!(
+        settings.contains("keep=Layout") && settings.contains("init_weight=5"),
+        "{settings}"
+    );
+}
+
+#[test]
+fn generate_from_an_image_prompt_alone_and_names_a_missing_one() {
+    let folder = tempfile::tempdir().unwrap();
+    let scene = folder.path().join("scene.png");
+    let scenes =
+        clip_art::world::scenes::SceneBatch::draw(1, 64, clip_art::world::scenes::Split::Train, 5);
+    scenes.images[0].save(&scene).unwrap();
+    let out = folder.path().join("from-image.png");
+    let prompt = format!("{}:2", scene.display());
+    let (ok, stdout, stderr) = clip_art(&[
+        "generate",
+        "--image-prompt",
+        &prompt,
+        "--steps",
+        "2",
+        "--restarts",
+        "1",
+        "--bank",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    let settings = png_settings(&out);
+    assert!(settings.contains("scene.png:2"), "{settings}");
+    let (ok, _, stderr) = clip_art(&["generate", "--image-prompt", "nowhere.png"]);
+    assert!(!ok && stderr.contains("nowhere.png"), "{stderr}");
+    let (ok, _, stderr) = clip_art(&["generate"]);
+    assert!(!ok && stderr.contains("<PROMPT>"), "{stderr}");
 }

@@ -29,15 +29,49 @@ pub struct GuideConfig {
 pub struct Guide<'a> {
     clip: &'a dyn Clip,
     prompts: Vec<(Prompt, Tensor)>,
-    /// An init picture the result should stay near, and how strongly.
-    anchor: Option<(Tensor, f64)>,
+    /// An init picture the result should stay near, how, and how strongly.
+    anchor: Option<(Tensor, Keep, f64)>,
 }
+
+// ANCHOR: keep
+/// What of an init picture an edit keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every pixel: MSE of the pictures (the peers' init weight).
+    Pixels,
+    /// Where things are, not their colours: MSE of each pixel's brightest
+    /// channel. A red and a blue circle in one place have the same layout, so
+    /// a prompt may recolour the picture freely but not move or reshape it.
+    Layout,
+}
+
+impl Keep {
+    /// The distance between pictures `[n, 3, h, w]` and `init` `[1, 3, h, w]`, one per picture.
+    pub fn distances(self, pictures: &Tensor, init: &Tensor) -> candle_core::Result<Tensor> {
+        let init = init.broadcast_as(pictures.shape())?;
+        match self {
+            Keep::Pixels => crate::autoencoder::per_picture_mse(pictures, &init),
+            Keep::Layout => crate::autoencoder::per_picture_mse(
+                &pictures.max_keepdim(1)?,
+                &init.max_keepdim(1)?,
+            ),
+        }
+    }
+}
+// ANCHOR_END: keep
 
 // ANCHOR: guide
 impl<'a> Guide<'a> {
-    /// Embeds each prompt's text with `clip`.
+    /// Embeds each prompt's text with `clip`. With no text prompts, add an
+    /// image prompt ([`Guide::with_image_prompt`]) before guiding.
     pub fn new(clip: &'a dyn Clip, prompts: &[Prompt]) -> anyhow::Result<Guide<'a>> {
-        anyhow::ensure!(!prompts.is_empty(), "guidance needs at least one prompt");
+        if prompts.is_empty() {
+            return Ok(Guide {
+                clip,
+                prompts: Vec::new(),
+                anchor: None,
+            });
+        }
         let texts: Vec<&str> = prompts.iter().map(|p| p.text.as_str()).collect();
         let embeddings = clip.text_embeddings(&texts)?;
         let prompts = prompts
@@ -52,10 +86,43 @@ impl<'a> Guide<'a> {
         })
     }
 
-    /// Adds `weight` · MSE(picture, `init`) to the loss: the peers' init
-    /// weight, which keeps an edited picture close to the one it started from.
-    pub fn anchored(mut self, init: &Tensor, weight: f64) -> Guide<'a> {
-        self.anchor = Some((init.detach(), weight));
+    // ANCHOR: image_prompt
+    /// Adds an image prompt: the picture `[1, 3, h, w]` (any size) is embedded
+    /// by CLIP's image side and pulls like a text prompt of that `weight`
+    /// (the peers' `--image_prompts`). `label` names it in messages.
+    pub fn with_image_prompt(
+        mut self,
+        label: &str,
+        picture: &Tensor,
+        weight: f32,
+    ) -> anyhow::Result<Guide<'a>> {
+        anyhow::ensure!(
+            weight != 0.0 && weight.is_finite(),
+            "image prompt {label}: the weight must be a non-zero number, got {weight}"
+        );
+        let (n, channels, _, _) = picture.dims4()?;
+        anyhow::ensure!(
+            n == 1 && channels == 3,
+            "image prompt {label}: expected one RGB picture [1, 3, h, w], got {:?}",
+            picture.dims()
+        );
+        let view = super::cutouts::resize(&picture.detach(), self.clip.image_size())?;
+        let embedding = self.clip.image_embeddings(&view)?.get(0)?;
+        let prompt = Prompt {
+            text: label.to_string(),
+            weight,
+            stop: f32::NEG_INFINITY,
+        };
+        self.prompts.push((prompt, embedding));
+        Ok(self)
+    }
+    // ANCHOR_END: image_prompt
+
+    /// Adds `weight` · the distance [`Keep`] measures between the picture and
+    /// `init` to the loss: the peers' init weight, which keeps an edited
+    /// picture close to the one it started from.
+    pub fn anchored(mut self, init: &Tensor, keep: Keep, weight: f64) -> Guide<'a> {
+        self.anchor = Some((init.detach(), keep, weight));
         self
     }
 
@@ -67,6 +134,10 @@ impl<'a> Guide<'a> {
         cutouts: Option<&Cutouts>,
         rng: &mut ChaCha8Rng,
     ) -> anyhow::Result<Tensor> {
+        anyhow::ensure!(
+            !self.prompts.is_empty(),
+            "guidance needs at least one text or image prompt"
+        );
         let size = self.clip.image_size();
         let views = match cutouts {
             Some(cutouts) => cutouts.cut(picture, rng)?,
@@ -77,8 +148,8 @@ impl<'a> Guide<'a> {
         for (prompt, text) in &self.prompts {
             total = (total + prompt_loss(&images, text, prompt)?)?;
         }
-        if let Some((init, weight)) = &self.anchor {
-            let distance = crate::autoencoder::mse(picture, init)?;
+        if let Some((init, keep, weight)) = &self.anchor {
+            let distance = keep.distances(picture, init)?.sum_all()?;
             total = (total + (distance * *weight)?)?;
         }
         Ok(total)
@@ -121,7 +192,8 @@ impl<'a> Guide<'a> {
     }
 
     /// The loss of each picture of `pictures` `[n, 3, h, w]`, seen whole (no
-    /// cutouts, no gradient): to rank candidate pictures.
+    /// cutouts, no gradient), init weight included: to rank candidate pictures
+    /// by the same objective the loop minimises.
     pub fn scores(&self, pictures: &Tensor) -> anyhow::Result<Vec<f32>> {
         let views = super::cutouts::resize(&pictures.detach(), self.clip.image_size())?;
         let images = self.clip.image_embeddings(&views)?;
@@ -129,6 +201,10 @@ impl<'a> Guide<'a> {
         for (prompt, text) in &self.prompts {
             let distance = spherical_distance(&images, &text.reshape((1, ()))?)?.squeeze(1)?;
             total = (total + (distance * f64::from(prompt.weight))?)?;
+        }
+        if let Some((init, keep, weight)) = &self.anchor {
+            let distance = keep.distances(&pictures.detach(), init)?;
+            total = (total + (distance * *weight)?)?;
         }
         Ok(total.to_dtype(candle_core::DType::F32)?.to_vec1()?)
     }
@@ -183,7 +259,7 @@ mod tests {
         let drift = |weight: f64| -> anyhow::Result<f32> {
             let mut guide = Guide::new(&clip, &prompts)?;
             if weight > 0.0 {
-                guide = guide.anchored(&init, weight);
+                guide = guide.anchored(&init, Keep::Pixels, weight);
             }
             let generator = RawPixels::from_picture(&init)?;
             guide.run(&generator, &cfg, |_, _| ControlFlow::Continue(()))?;

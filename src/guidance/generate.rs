@@ -88,6 +88,7 @@ impl Settings {
                 flip: false,
                 noise: 0.03,
                 jitter: 0.0,
+                rotate: 0.0,
             }),
             seed: 0,
         }
