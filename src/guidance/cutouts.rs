@@ -83,6 +83,9 @@ pub fn resample_matrix(
 /// with the same area resampling (no cutting, no augmentation).
 pub fn resize(pictures: &Tensor, size: usize) -> anyhow::Result<Tensor> {
     let (n, c, h, w) = pictures.dims4()?;
+    if (h, w) == (size, size) {
+        return Ok(pictures.clone());
+    }
     let device = pictures.device();
     let rows = Tensor::from_vec(resample_matrix(h, 0, h, size, false), (size, h), device)?;
     let columns = Tensor::from_vec(resample_matrix(w, 0, w, size, false), (size, w), device)?;

@@ -46,16 +46,24 @@ pub enum Keep {
 }
 
 impl Keep {
-    /// The distance between pictures `[n, 3, h, w]` and `init` `[1, 3, h, w]`, one per picture.
-    pub fn distances(self, pictures: &Tensor, init: &Tensor) -> candle_core::Result<Tensor> {
+    /// The distance between pictures `[n, 3, s, s]` and `init` `[1, 3, h, w]`
+    /// (resized to `s`×`s` when it differs, as when ranking a bank's small
+    /// views), one per picture.
+    pub fn distances(self, pictures: &Tensor, init: &Tensor) -> anyhow::Result<Tensor> {
+        let (_, _, s, _) = pictures.dims4()?;
+        let init = if init.dims4()?.2 == s {
+            init.clone()
+        } else {
+            super::cutouts::resize(init, s)?
+        };
         let init = init.broadcast_as(pictures.shape())?;
-        match self {
-            Keep::Pixels => crate::autoencoder::per_picture_mse(pictures, &init),
+        Ok(match self {
+            Keep::Pixels => crate::autoencoder::per_picture_mse(pictures, &init)?,
             Keep::Layout => crate::autoencoder::per_picture_mse(
                 &pictures.max_keepdim(1)?,
                 &init.max_keepdim(1)?,
-            ),
-        }
+            )?,
+        })
     }
 }
 // ANCHOR_END: keep
@@ -195,7 +203,19 @@ impl<'a> Guide<'a> {
     /// cutouts, no gradient), init weight included: to rank candidate pictures
     /// by the same objective the loop minimises.
     pub fn scores(&self, pictures: &Tensor) -> anyhow::Result<Vec<f32>> {
-        let views = super::cutouts::resize(&pictures.detach(), self.clip.image_size())?;
+        // In chunks: a bank of thousands at once would hold every layer's
+        // activations for all of them (gigabytes, and slower).
+        const CHUNK: usize = 512;
+        let mut scores = Vec::with_capacity(pictures.dim(0)?);
+        for start in (0..pictures.dim(0)?).step_by(CHUNK) {
+            let chunk = pictures.narrow(0, start, CHUNK.min(pictures.dim(0)? - start))?;
+            scores.extend(self.chunk_scores(&chunk.detach())?);
+        }
+        Ok(scores)
+    }
+
+    fn chunk_scores(&self, pictures: &Tensor) -> anyhow::Result<Vec<f32>> {
+        let views = super::cutouts::resize(pictures, self.clip.image_size())?;
         let images = self.clip.image_embeddings(&views)?;
         let mut total = Tensor::zeros(images.dim(0)?, images.dtype(), images.device())?;
         for (prompt, text) in &self.prompts {
@@ -203,7 +223,7 @@ impl<'a> Guide<'a> {
             total = (total + (distance * f64::from(prompt.weight))?)?;
         }
         if let Some((init, keep, weight)) = &self.anchor {
-            let distance = keep.distances(&pictures.detach(), init)?;
+            let distance = keep.distances(pictures, init)?;
             total = (total + (distance * *weight)?)?;
         }
         Ok(total.to_dtype(candle_core::DType::F32)?.to_vec1()?)

@@ -48,8 +48,8 @@ impl Default for Config {
         Config {
             image_size: 64,
             channels: vec![32, 64],
-            code_size: 8,
-            codebook_size: 256,
+            code_size: 16,
+            codebook_size: 1024,
         }
     }
 }

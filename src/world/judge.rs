@@ -68,18 +68,7 @@ pub fn judge_face(image: &RgbImage) -> Verdict {
 
 /// Judges many pictures, on every core.
 pub fn judge_faces(images: &[RgbImage]) -> Vec<Verdict> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = images.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = images
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(judge_face).collect::<Vec<_>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("judge thread panicked"))
-            .collect()
-    })
+    super::map_on_every_core(images, judge_face)
 }
 
 /// The share of pictures whose judged attribute agrees with the truth.

@@ -30,3 +30,21 @@ pub(crate) fn pixmap_to_rgb(pixmap: &Pixmap) -> RgbImage {
         .collect();
     RgbImage::from_raw(pixmap.width(), pixmap.height(), rgb).expect("pixmap is width×height")
 }
+
+/// `f` of every item, in order, split over every core: drawing and judging
+/// thousands of pictures are independent jobs.
+pub fn map_on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker thread panicked"))
+            .collect()
+    })
+}

@@ -349,7 +349,7 @@ impl SceneBatch {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let scenes: Vec<Scene> = (0..count).map(|_| Scene::random(split, &mut rng)).collect();
         let captions = scenes.iter().map(|s| s.caption(&mut rng)).collect();
-        let images = scenes.iter().map(|s| s.draw(size)).collect();
+        let images = super::map_on_every_core(&scenes, |s| s.draw(size));
         SceneBatch {
             scenes,
             captions,
