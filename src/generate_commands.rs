@@ -698,8 +698,8 @@ pub fn edit_report(count: usize, seed: u64, device: Device, out: &Path) -> anyho
     let bank = Bank::draw(DEFAULT_BANK, vq.config.image_size, BANK_SEED, &device)?;
     let cases = edit_cases(count, 2_000 + seed);
     let default = Settings::new(32);
-    // Starting from the picture, 0.003 barely moves the codes (measured: 0 of
-    // 20 changed colour); 0.03 is the best of 0.01, 0.03 and 0.1.
+    // Starting from the picture, 0.003 barely moves the codes (measured: none
+    // of 20 edits right); 0.03 is the best of 0.01, 0.03 and 0.1.
     let from_picture = Settings {
         learning_rate: 0.03,
         restarts: 1,

@@ -172,7 +172,7 @@ pub fn run_edits(
     cases: &[EditCase],
     mut on_trial: impl FnMut(&EditTrial),
 ) -> anyhow::Result<Vec<EditTrial>> {
-    let device = bank.views.device();
+    let device = bank.pictures.device();
     let size = vq.config.image_size as u32;
     let mut trials = Vec::with_capacity(cases.len());
     for (i, case) in cases.iter().enumerate() {
@@ -225,7 +225,7 @@ pub fn run_image_prompts(
     seed: u64,
     mut on_trial: impl FnMut(&ImagePromptTrial),
 ) -> anyhow::Result<Vec<ImagePromptTrial>> {
-    let device: &Device = bank.views.device();
+    let device: &Device = bank.pictures.device();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut trials = Vec::with_capacity(count);
     for i in 0..count {
@@ -340,13 +340,13 @@ mod tests {
         let device = Device::Cpu;
         let clip = MiniClip::shipped(&device)?;
         let bank = Bank::draw(16, 64, 7, &device)?;
-        let target = bank.views.narrow(0, 3, 1)?;
+        let target = bank.pictures.narrow(0, 3, 1)?;
         let guide = Guide::new(&clip, &[])?.with_image_prompt("scene 3", &target, 1.0)?;
-        let scores = guide.scores(&bank.views)?;
+        let scores = guide.scores(&bank.pictures)?;
         assert!(scores[3].abs() < 1e-3, "{scores:?}");
         let best = (0..16).min_by(|&a, &b| scores[a].total_cmp(&scores[b]));
         assert_eq!(best, Some(3));
-        let bad = Guide::new(&clip, &[])?.with_image_prompt("grey", &bank.views, 1.0);
+        let bad = Guide::new(&clip, &[])?.with_image_prompt("grey", &bank.pictures, 1.0);
         assert!(bad.err().unwrap().to_string().contains("[1, 3, h, w]"));
         Ok(())
     }

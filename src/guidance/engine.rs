@@ -46,16 +46,8 @@ pub enum Keep {
 }
 
 impl Keep {
-    /// The distance between pictures `[n, 3, s, s]` and `init` `[1, 3, h, w]`
-    /// (resized to `s`×`s` when it differs, as when ranking a bank's small
-    /// views), one per picture.
+    /// The distance between pictures `[n, 3, h, w]` and `init` `[1, 3, h, w]`, one per picture.
     pub fn distances(self, pictures: &Tensor, init: &Tensor) -> anyhow::Result<Tensor> {
-        let (_, _, s, _) = pictures.dims4()?;
-        let init = if init.dims4()?.2 == s {
-            init.clone()
-        } else {
-            super::cutouts::resize(init, s)?
-        };
         let init = init.broadcast_as(pictures.shape())?;
         Ok(match self {
             Keep::Pixels => crate::autoencoder::per_picture_mse(pictures, &init)?,

@@ -126,7 +126,7 @@ pub fn run_trials(
     prompts: &[(Kind, String)],
     mut on_trial: impl FnMut(&Trial),
 ) -> anyhow::Result<Vec<Trial>> {
-    let device = bank.views.device();
+    let device = bank.pictures.device();
     let mut trials = Vec::new();
     for (i, (kind, text)) in prompts.iter().enumerate() {
         let started = Instant::now();

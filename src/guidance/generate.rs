@@ -21,7 +21,7 @@ use super::engine::{Guide, GuideConfig};
 use super::generators::Generator;
 use super::vq::{VqGenerator, VqModel};
 use crate::autoencoder::images_to_batch;
-use crate::world::scenes::{Scene, SceneBatch, Split};
+use crate::world::scenes::{SceneBatch, Split};
 
 /// How many drawn scenes `clip-art generate` ranks by default. More helps
 /// (on the same 75 trained-pair test prompts: 53% judged right with 1024
@@ -29,41 +29,24 @@ use crate::world::scenes::{Scene, SceneBatch, Split};
 /// size, and only the best are encoded.
 pub const DEFAULT_BANK: usize = 4096;
 
-/// Drawn scenes to start guidance from. CLIP ranks small views of them; only
-/// the few chosen are drawn at the generator's size and encoded.
+/// Drawn scenes to start guidance from. CLIP ranks the drawn pictures
+/// themselves; only the few chosen are encoded.
 pub struct Bank {
-    pub scenes: Vec<Scene>,
-    /// Every scene drawn at the ranking size, `[n, 3, s, s]` in [0, 1].
-    pub views: Tensor,
+    /// `[n, 3, s, s]` in [0, 1].
+    pub pictures: Tensor,
 }
 
 impl Bank {
-    /// `count` scenes of the training split, drawn with `seed`, viewed at
-    /// `size`×`size`. Use the generator's size: drawn at 64 and resized for
-    /// mini-CLIP, the views ranked better than drawn at its 32 directly
-    /// (single-object test prompts: 50 of 50 right against 46 of 50).
+    /// `count` scenes of the training split, `size`×`size`, drawn with `seed`.
+    /// Use the generator's size: drawn at 64 and resized for mini-CLIP, the
+    /// scenes ranked better than drawn at its 32 directly (single-object test
+    /// prompts: 50 of 50 right against 46 of 50).
     pub fn draw(count: usize, size: usize, seed: u64, device: &Device) -> anyhow::Result<Bank> {
         anyhow::ensure!(count > 0, "the bank needs at least one scene");
-        let batch = SceneBatch::draw(count, size as u32, Split::Train, seed);
+        let scenes = SceneBatch::draw(count, size as u32, Split::Train, seed);
         Ok(Bank {
-            views: images_to_batch(&batch.images, device)?,
-            scenes: batch.scenes,
+            pictures: images_to_batch(&scenes.images, device)?,
         })
-    }
-
-    /// Scene `index` drawn at `size`×`size`: `[1, 3, size, size]`.
-    pub fn picture(&self, index: usize, size: usize) -> anyhow::Result<Tensor> {
-        let scene = self.scenes.get(index).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the bank has {} scenes, not {}",
-                self.scenes.len(),
-                index + 1
-            )
-        })?;
-        Ok(images_to_batch(
-            &[scene.draw(size as u32)],
-            self.views.device(),
-        )?)
     }
 }
 
@@ -215,7 +198,7 @@ fn starting_grids(
             Ok(vec![grid; settings.restarts])
         }
         Start::Bank(bank) => {
-            let scores = guide.scores(&bank.views)?;
+            let scores = guide.scores(&bank.pictures)?;
             let mut order: Vec<usize> = (0..scores.len()).collect();
             order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
             order
@@ -224,7 +207,7 @@ fn starting_grids(
                 .map(|&i| {
                     Ok(vq
                         .codebook
-                        .quantise(&vq.encode(&bank.picture(i, vq.config.image_size)?)?)?)
+                        .quantise(&vq.encode(&bank.pictures.narrow(0, i, 1)?)?)?)
                 })
                 .collect()
         }
