@@ -158,8 +158,18 @@ pub struct Encoder {
 
 impl Encoder {
     pub fn new(vb: VarBuilder, cfg: &Config, outputs: usize) -> candle_core::Result<Self> {
+        Self::with_inputs(vb, cfg, 3, outputs)
+    }
+
+    /// An encoder of pictures with `inputs` channels instead of RGB's 3.
+    pub fn with_inputs(
+        vb: VarBuilder,
+        cfg: &Config,
+        inputs: usize,
+        outputs: usize,
+    ) -> candle_core::Result<Self> {
         let mut convs = Vec::new();
-        let mut from = 3;
+        let mut from = inputs;
         for (i, (&to, k)) in cfg.channels.iter().zip(PATCHES).enumerate() {
             convs.push(PatchConv::new(vb.pp(format!("conv{i}")), from, to, k)?);
             from = to;
