@@ -2,10 +2,11 @@
 //! on the captioned scenes of [`crate::world::scenes`].
 //!
 //! Same recipe as the paper, smaller parts: the image encoder is chapter 3's
-//! patch-convolution encoder; the text encoder (the paper's "CBOW or Text
-//! Transformer") reads the words at their positions through a small MLP, so
-//! "a red circle above a blue square" and "a blue circle above a red square"
-//! differ. Both are projected into one 64-d space by `W_i` and `W_t` and
+//! patch-convolution encoder, reading red, green, blue and the silhouette; the
+//! text encoder (the paper's "CBOW or Text Transformer") reads the words at
+//! their positions through a small MLP, so "a red circle above a blue square"
+//! and "a blue circle above a red square" differ. Both are projected into one
+//! 64-d space by `W_i` and `W_t` and
 //! trained with [`super::loss::contrastive_loss_with_matches`].
 
 use std::path::Path;
