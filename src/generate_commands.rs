@@ -6,6 +6,7 @@ use anyhow::Context;
 use candle_core::Device;
 
 use clip_art::autoencoder::{batch_to_images, images_to_batch, save_weights};
+use clip_art::clip::zero_shot::fill_template;
 use clip_art::guidance::vq::{self, VqModel};
 use clip_art::picture::Picture;
 use clip_art::plot::{Series, line_chart, moving_average};
@@ -686,6 +687,7 @@ pub fn book_figures(out: &Path) -> anyhow::Result<()> {
 /// `clip-art edit-report`: chapter 7's judged tables — editing by each
 /// method, and generation from image prompts.
 pub fn edit_report(count: usize, seed: u64, device: Device, out: &Path) -> anyhow::Result<()> {
+    use clip_art::clip::Clip;
     use clip_art::clip::mini::MiniClip;
     use clip_art::guidance::editing::{
         EDIT_WEIGHT, EditMethod, edit_cases, run_edits, run_image_prompts, success_rate,
@@ -697,7 +699,7 @@ pub fn edit_report(count: usize, seed: u64, device: Device, out: &Path) -> anyho
     let vq = VqModel::shipped(&device)?;
     let bank = Bank::draw(DEFAULT_BANK, vq.config.image_size, BANK_SEED, &device)?;
     let cases = edit_cases(count, 2_000 + seed);
-    let default = Settings::new(32);
+    let default = Settings::new(clip.image_size());
     // Starting from the picture, 0.003 barely moves the codes (measured: none
     // of 20 edits right); 0.03 is the best of 0.01, 0.03 and 0.1.
     let from_picture = Settings {
@@ -841,7 +843,8 @@ fn modifier_table(
             };
             // Every phrasing is graded by the request they all share.
             let request = Request::parse(&format!("a {name}")).expect("a scene phrase");
-            let picture = picture_for(clip, vq, bank, &settings, &template.replace("{}", name))?;
+            let prompt = fill_template(template, name);
+            let picture = picture_for(clip, vq, bank, &settings, &prompt)?;
             verdicts.push(request.verdict(&judge_scene(&picture)));
         }
         let row = format!("\n| {label} | {} |", success_rate(&verdicts));

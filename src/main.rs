@@ -112,7 +112,8 @@ enum Command {
         weights: PathBuf,
     },
     /// Chapter 5: measure mini-CLIP on fresh scenes: zero-shot top-1 (trained and
-    /// held-out colour–shape pairs) and retrieval recall@1/@5.
+    /// held-out colour–shape pairs), retrieval recall@1/@5, and captions against
+    /// their hard negatives.
     ClipReport {
         /// Scenes drawn for each measurement.
         #[arg(long, default_value_t = 500)]
@@ -418,7 +419,9 @@ fn main() -> anyhow::Result<()> {
             out,
         } => {
             anyhow::ensure!(count > 0, "--count must be positive");
-            let mut settings = clip_art::guidance::generate::Settings::new(32);
+            let mut settings = clip_art::guidance::generate::Settings::new(
+                clip_art::clip::mini::Config::default().image_size,
+            );
             settings.steps = steps.unwrap_or(settings.steps);
             settings.learning_rate = lr.unwrap_or(settings.learning_rate);
             settings.restarts = restarts.unwrap_or(settings.restarts);

@@ -4,7 +4,8 @@
 //! ranked by how well their sentences fit the picture.
 //!
 //! 1. fill the template with each label: "a picture of a {}" and "red circle" give
-//!    "a picture of a red circle" (`template.replace("{}", label)`);
+//!    "a picture of a red circle" (`clip_art::clip::zero_shot::fill_template`, which also
+//!    writes "an orange circle" rather than "a orange circle");
 //! 2. embed the sentences (`clip.text_embeddings`, `[labels, d]`) and the picture
 //!    (`clip.image_embeddings`, `[1, d]`); the picture is a batch of one, `[1, 3, s, s]`;
 //! 3. scale every embedding to length 1, so that dot products are cosine similarities;

@@ -2,6 +2,7 @@
 
 use candle_core::{D, Tensor};
 use clip_art::clip::Clip;
+use clip_art::clip::zero_shot::fill_template;
 
 /// Rows scaled to unit length: x / ‖x‖.
 fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -14,7 +15,7 @@ pub fn rank_labels(
     labels: &[&str],
     template: &str,
 ) -> anyhow::Result<Vec<(String, f32)>> {
-    let sentences: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+    let sentences: Vec<String> = labels.iter().map(|l| fill_template(template, l)).collect();
     let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let texts = l2_normalize(&clip.text_embeddings(&sentences)?)?; // [labels, d]
     let image = l2_normalize(&clip.image_embeddings(picture)?)?; // [1, d]

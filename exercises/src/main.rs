@@ -70,7 +70,8 @@ const EXERCISES: &[Exercise] = &[
     Exercise {
         name: "zero_shot_ranking",
         chapter: "5 · CLIP",
-        hint: "template.replace(\"{}\", label) for every label; clip.text_embeddings(&sentences)? \
+        hint: "clip_art::clip::zero_shot::fill_template(template, label) for every label; \
+               clip.text_embeddings(&sentences)? \
                is [labels, d], clip.image_embeddings(picture)? is [1, d]. Normalise both, \
                image.matmul(&texts.t()?)? times clip.logit_scale()? as f64, \
                candle_nn::ops::softmax_last_dim, squeeze(0)?.to_vec1::<f32>()?, zip with the \

@@ -85,6 +85,30 @@ pub fn contrastive_loss_with_matches(
 }
 // ANCHOR_END: contrastive_loss
 
+// ANCHOR: hard_negatives
+/// NegCLIP's loss: extra `negatives` (captions with one thing changed) join
+/// every image's choice of caption but choose no image themselves.
+/// `negative_matches[i][k]` is 1 where negative k happens to be true of image i.
+pub fn contrastive_loss_with_hard_negatives(
+    image_embeddings: &Tensor,
+    text_embeddings: &Tensor,
+    negative_embeddings: &Tensor,
+    temperature: &Tensor,
+    matches: &Tensor,
+    negative_matches: &Tensor,
+) -> candle_core::Result<Tensor> {
+    let texts = Tensor::cat(&[text_embeddings, negative_embeddings], 0)?;
+    let logits = similarity_logits(image_embeddings, &texts, temperature)?;
+    let captions = logits.narrow(1, 0, text_embeddings.dim(0)?)?;
+    let per_text = matches.broadcast_div(&matches.sum_keepdim(0)?)?;
+    let all_matches = Tensor::cat(&[matches, negative_matches], 1)?;
+    let per_image = all_matches.broadcast_div(&all_matches.sum_keepdim(1)?)?;
+    let loss_i = cross_entropy(&captions, &per_text, 0)?;
+    let loss_t = cross_entropy(&logits, &per_image, 1)?;
+    (loss_i + loss_t)? / 2.0
+}
+// ANCHOR_END: hard_negatives
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +199,37 @@ mod tests {
         let swapped = contrastive_loss(&embeddings, &embeddings.flip(&[0])?, &t)?;
         assert!(aligned < 1e-3, "{aligned}");
         assert!(swapped.to_scalar::<f32>()? > 50.0);
+        Ok(())
+    }
+
+    #[test]
+    fn hard_negatives_join_each_images_row_but_get_no_column() -> candle_core::Result<()> {
+        // Two images with their two captions, and one negative caption that is
+        // false of both; worked out by hand in f64.
+        let device = Device::Cpu;
+        let unit = |v: [f64; 2]| {
+            let norm = (v[0] * v[0] + v[1] * v[1]).sqrt();
+            [v[0] / norm, v[1] / norm]
+        };
+        let images = [[1.0, 0.2], [0.1, 1.0]];
+        let texts = [[0.9, 0.3], [-0.2, 1.1], [0.8, 0.8]];
+        let t: f64 = 0.7;
+        let (i, x) = (images.map(unit), texts.map(unit));
+        let logit = |a: usize, b: usize| (i[a][0] * x[b][0] + i[a][1] * x[b][1]) * t.exp();
+        let row = |a: usize| -(logit(a, a) - (0..3).map(|b| logit(a, b).exp()).sum::<f64>().ln());
+        let column =
+            |b: usize| -(logit(b, b) - (0..2).map(|a| logit(a, b).exp()).sum::<f64>().ln());
+        let by_hand = ((row(0) + row(1)) / 2.0 + (column(0) + column(1)) / 2.0) / 2.0;
+        let loss = contrastive_loss_with_hard_negatives(
+            &Tensor::new(&images, &device)?,
+            &Tensor::new(&[texts[0], texts[1]], &device)?,
+            &Tensor::new(&[texts[2]], &device)?,
+            &Tensor::new(t, &device)?,
+            &Tensor::eye(2, DType::F64, &device)?,
+            &Tensor::zeros((2, 1), DType::F64, &device)?,
+        )?
+        .to_scalar::<f64>()?;
+        assert!((loss - by_hand).abs() < 1e-12, "{loss} vs {by_hand}");
         Ok(())
     }
 

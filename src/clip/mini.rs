@@ -7,18 +7,20 @@
 //! their positions through a small MLP, so "a red circle above a blue square"
 //! and "a blue circle above a red square" differ. Both are projected into one
 //! 64-d space by `W_i` and `W_t` and
-//! trained with [`super::loss::contrastive_loss_with_matches`].
+//! trained with [`super::loss::contrastive_loss_with_hard_negatives`].
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{Embedding, Linear, VarBuilder, VarMap};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 use super::Clip;
-use super::loss::{INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_matches};
+use super::loss::{INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_hard_negatives};
 use crate::autoencoder::{self, Encoder, images_to_batch, seed_weights};
-use crate::world::scenes::{SceneBatch, Split, vocabulary};
+use crate::world::scenes::{Scene, SceneBatch, Split, hard_negative, vocabulary};
 
 /// Sizes of mini-CLIP.
 #[derive(Debug, Clone, PartialEq)]
@@ -244,15 +246,24 @@ pub struct StepReport {
 
 /// `matches[i][j]` = 1 where caption j is true of scene i.
 pub fn caption_matches(batch: &SceneBatch, device: &Device) -> candle_core::Result<Tensor> {
-    let n = batch.scenes.len();
-    let mut matches = Vec::with_capacity(n * n);
-    for scene in &batch.scenes {
+    let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
+    text_matches(&batch.scenes, &captions, device)
+}
+
+/// `[scenes, texts]`: 1 where text j is true of scene i.
+fn text_matches(scenes: &[Scene], texts: &[&str], device: &Device) -> candle_core::Result<Tensor> {
+    let mut matches = Vec::with_capacity(scenes.len() * texts.len());
+    for scene in scenes {
         let truths = scene.true_captions();
-        for caption in &batch.captions {
-            matches.push(if truths.contains(caption) { 1f32 } else { 0.0 });
+        for text in texts {
+            matches.push(if truths.iter().any(|t| t == text) {
+                1f32
+            } else {
+                0.0
+            });
         }
     }
-    Tensor::from_vec(matches, (n, n), device)
+    Tensor::from_vec(matches, (scenes.len(), texts.len()), device)
 }
 
 /// Trains mini-CLIP on freshly drawn training scenes (held-out colour–shape
@@ -277,9 +288,26 @@ pub fn train(
         let pictures = images_to_batch(&batch.images, device)?;
         let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
         let matches = caption_matches(&batch, device)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(1); // not the stream that drew the scenes
+        let negatives: Vec<String> = batch
+            .scenes
+            .iter()
+            .zip(&batch.captions)
+            .filter_map(|(scene, caption)| hard_negative(scene, caption, Split::Train, &mut rng))
+            .collect();
+        let negatives: Vec<&str> = negatives.iter().map(String::as_str).collect();
         let image_e = model.encode_images(&pictures)?;
         let text_e = model.encode_word_ids(&model.word_id_batch(&captions, device)?)?;
-        let loss = contrastive_loss_with_matches(&image_e, &text_e, &model.temperature, &matches)?;
+        let negative_e = model.encode_word_ids(&model.word_id_batch(&negatives, device)?)?;
+        let loss = contrastive_loss_with_hard_negatives(
+            &image_e,
+            &text_e,
+            &negative_e,
+            &model.temperature,
+            &matches,
+            &text_matches(&batch.scenes, &negatives, device)?,
+        )?;
         candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
         clamp_temperature(&temperature)?;
         let loss = loss.to_scalar::<f32>()?;

@@ -6,17 +6,25 @@
 use std::fmt::Write;
 
 use candle_core::{D, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 use super::Clip;
 use super::loss::l2_normalize;
 use crate::autoencoder::images_to_batch;
 use crate::shapes::Shape;
-use crate::world::scenes::{Colour, SceneBatch, Split};
+use crate::world::scenes::{Colour, SceneBatch, Split, hard_negative, with_articles};
 
 /// The templates mini-CLIP is asked with: it only knows its own words.
 pub const MINI_TEMPLATES: [&str; 2] = ["a {}", "a picture of a {}"];
 /// OpenAI's most used template for the real CLIP.
 pub const PHOTO_TEMPLATES: [&str; 1] = ["a photo of a {}."];
+
+/// A template with its `{}` filled by `label`, in good English: "a {}" and
+/// "orange circle" give "an orange circle".
+pub fn fill_template(template: &str, label: &str) -> String {
+    with_articles(&template.replace("{}", label))
+}
 
 // ANCHOR: zero_shot
 /// One embedding per label: the normalised mean of its templates' normalised
@@ -28,7 +36,7 @@ pub fn label_embeddings(
 ) -> anyhow::Result<Tensor> {
     let mut per_template = Vec::with_capacity(templates.len());
     for template in templates {
-        let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+        let prompts: Vec<String> = labels.iter().map(|l| fill_template(template, l)).collect();
         let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
         per_template.push(l2_normalize(&clip.text_embeddings(&prompts)?)?);
     }
@@ -79,7 +87,7 @@ impl Ranking {
         let mut ranked: Vec<(String, String, f32)> = labels
             .iter()
             .zip(p)
-            .map(|(l, p)| (l.to_string(), templates[0].replace("{}", l), p))
+            .map(|(l, p)| (l.to_string(), fill_template(templates[0], l), p))
             .collect();
         ranked.sort_by(|a, b| b.2.total_cmp(&a.2));
         Ok(Ranking { ranked })
@@ -160,6 +168,9 @@ pub struct Evaluation {
     pub image_to_text_recall: [f32; 2],
     pub text_to_image_recall: [f32; 2],
     pub retrieval_count: usize,
+    /// Share of fresh scenes whose caption scores above the same caption with
+    /// one thing changed ([`hard_negative`]), and how many; one object, then two.
+    pub caption_over_negative: [(f32, usize); 2],
 }
 
 /// Measures zero-shot top-1 over all 36 colour×shape labels and retrieval
@@ -218,7 +229,9 @@ pub fn evaluate(clip: &dyn Clip, count: usize, seed: u64) -> anyhow::Result<Eval
             .count();
         hits as f32 / count as f32
     };
+    let caption_over_negative = caption_over_negative(clip, count, seed + 3)?;
     Ok(Evaluation {
+        caption_over_negative,
         zero_shot_top1,
         zero_shot_count,
         held_out_top1,
@@ -227,6 +240,41 @@ pub fn evaluate(clip: &dyn Clip, count: usize, seed: u64) -> anyhow::Result<Eval
         text_to_image_recall: [recall(1, false), recall(5, false)],
         retrieval_count: count,
     })
+}
+
+/// For one- and two-object scenes apart: how often CLIP scores a scene's
+/// caption above a caption that differs in one thing ("a red circle above a
+/// blue square" against "a blue circle above a red square"). A CLIP that reads
+/// captions as bags of words cannot tell those two apart.
+fn caption_over_negative(
+    clip: &dyn Clip,
+    count: usize,
+    seed: u64,
+) -> anyhow::Result<[(f32, usize); 2]> {
+    let batch = SceneBatch::draw(count, clip.image_size() as u32, Split::Train, seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut cases = Vec::new();
+    for (i, (scene, caption)) in batch.scenes.iter().zip(&batch.captions).enumerate() {
+        if let Some(negative) = hard_negative(scene, caption, Split::Train, &mut rng) {
+            cases.push((i, caption.as_str(), negative));
+        }
+    }
+    let images: Vec<_> = cases.iter().map(|c| batch.images[c.0].clone()).collect();
+    let images = l2_normalize(&clip.image_embeddings(&images_to_batch(&images, clip.device())?)?)?;
+    let cosine = |texts: Vec<&str>| -> anyhow::Result<Vec<f32>> {
+        let texts = l2_normalize(&clip.text_embeddings(&texts)?)?;
+        Ok((&images * texts)?.sum(D::Minus1)?.to_vec1()?)
+    };
+    let right = cosine(cases.iter().map(|c| c.1).collect())?;
+    let wrong = cosine(cases.iter().map(|c| c.2.as_str()).collect())?;
+    let mut tally = [(0usize, 0usize); 2];
+    for (k, case) in cases.iter().enumerate() {
+        let objects = batch.scenes[case.0].objects.len();
+        let entry = &mut tally[objects - 1];
+        entry.0 += usize::from(right[k] > wrong[k]);
+        entry.1 += 1;
+    }
+    Ok(tally.map(|(won, of)| (won as f32 / of.max(1) as f32, of)))
 }
 
 impl Evaluation {
@@ -238,7 +286,9 @@ impl Evaluation {
              | zero-shot top-1, 36 colour×shape labels, trained pairs | {} | {} |\n\
              | zero-shot top-1, held-out pairs (never in training) | {} | {} |\n\
              | image → caption recall@1 / @5 | {} | {} / {} |\n\
-             | caption → image recall@1 / @5 | {} | {} / {} |\n",
+             | caption → image recall@1 / @5 | {} | {} / {} |\n\
+             | caption scored above the caption with one thing changed, one object | {} | {} |\n\
+             | caption scored above the caption with one thing changed, two objects | {} | {} |\n",
             self.zero_shot_count,
             pct(self.zero_shot_top1),
             self.held_out_count,
@@ -249,6 +299,10 @@ impl Evaluation {
             self.retrieval_count,
             pct(self.text_to_image_recall[0]),
             pct(self.text_to_image_recall[1]),
+            self.caption_over_negative[0].1,
+            pct(self.caption_over_negative[0].0),
+            self.caption_over_negative[1].1,
+            pct(self.caption_over_negative[1].0),
         )
     }
 }

@@ -24,7 +24,7 @@ use crate::autoencoder::images_to_batch;
 use crate::clip::Clip;
 use crate::world::requests::Request;
 use crate::world::scene_judge::{SeenObject, judge_scene};
-use crate::world::scenes::{Colour, HELD_OUT, Scene, Split};
+use crate::world::scenes::{Colour, HELD_OUT, Scene, Split, with_articles};
 
 /// The init weight of `clip-art generate --init` with [`Keep::Layout`]
 /// (`clip-art edit-report`, 20 edits: weight 1 → 40% right, 5 and 20 → 85%).
@@ -53,7 +53,7 @@ pub fn edit_cases(count: usize, seed: u64) -> Vec<EditCase> {
         if target == object.colour || HELD_OUT.contains(&(target, object.shape)) {
             continue;
         }
-        let prompt = format!("a {} {}", target.name(), object.shape.name());
+        let prompt = with_articles(&format!("a {} {}", target.name(), object.shape.name()));
         cases.push(EditCase {
             scene,
             target,
@@ -71,7 +71,7 @@ impl EditCase {
         let [found] = seen else {
             return Err(format!("{} objects instead of one", seen.len()));
         };
-        let described = format!("a {} {}", found.colour.name(), found.shape.name());
+        let described = with_articles(&format!("a {} {}", found.colour.name(), found.shape.name()));
         if found.colour != self.target {
             return Err(format!(
                 "{described}: the colour did not become {}",
@@ -283,7 +283,7 @@ mod tests {
             assert!(!HELD_OUT.contains(&(case.target, object.shape)));
             assert_eq!(
                 case.prompt,
-                format!("a {} {}", case.target.name(), object.shape.name())
+                with_articles(&format!("a {} {}", case.target.name(), object.shape.name()))
             );
         }
     }

@@ -7,7 +7,7 @@
 //! that guided them.
 
 use super::scene_judge::SeenObject;
-use super::scenes::{Colour, Position, Relation, Scene, Size};
+use super::scenes::{Colour, Position, Relation, Scene, Size, with_articles};
 use crate::shapes::Shape;
 
 /// One object a prompt asks for.
@@ -93,11 +93,11 @@ impl Request {
                 return Err(format!("no {name}: the judge sees {}", describe(seen)));
             };
             if object.shape != wanted.shape {
-                return Err(format!(
+                return Err(with_articles(&format!(
                     "the {} object is a {}, not a {name}",
                     object.colour.name(),
                     object.shape.name()
-                ));
+                )));
             }
             if let Some(size) = wanted.size.filter(|&s| s != object.size) {
                 return Err(format!(

@@ -65,6 +65,13 @@ pub enum Size {
 }
 
 impl Size {
+    fn other(self) -> Size {
+        match self {
+            Size::Small => Size::Large,
+            Size::Large => Size::Small,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Size::Small => "small",
@@ -169,6 +176,17 @@ pub const HELD_OUT: [(Colour, Shape); 4] = [
     (Colour::Green, Shape::Circle),
     (Colour::Purple, Shape::Square),
 ];
+
+/// One way a [`Scene::counterfactual`] differs from its scene.
+enum Change {
+    SwapColours,
+    SwapShapes,
+    SwapPlaces,
+    Recolour,
+    Reshape,
+    Resize,
+    Move,
+}
 
 /// Which colour–shape pairs a scene may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,10 +306,60 @@ impl Scene {
         phrasings[pick].clone()
     }
 
+    /// The same scene with one thing changed: the two objects swap colours,
+    /// shapes or places, or one object gets another colour, shape, size or
+    /// place. Only colour–shape pairs of `split` appear. Its captions are the
+    /// hard negatives of training ([`hard_negative`]).
+    pub fn counterfactual(&self, split: Split, rng: &mut impl Rng) -> Scene {
+        use Change::*;
+        let changes: &[Change] = match self.objects.len() {
+            2 => &[SwapColours, SwapShapes, SwapPlaces, Recolour, Reshape],
+            _ => &[Recolour, Reshape, Resize, Move],
+        };
+        let allowed =
+            |o: &Object| (split == Split::HeldOut) == HELD_OUT.contains(&(o.colour, o.shape));
+        loop {
+            let mut changed = self.clone();
+            let objects = &mut changed.objects;
+            let k = rng.random_range(0..objects.len());
+            let o = objects[k];
+            match changes.choose(rng).expect("changes") {
+                SwapColours => {
+                    (objects[0].colour, objects[1].colour) = (objects[1].colour, objects[0].colour)
+                }
+                SwapShapes => {
+                    (objects[0].shape, objects[1].shape) = (objects[1].shape, objects[0].shape)
+                }
+                SwapPlaces => {
+                    let (a, b) = (objects[0], objects[1]);
+                    (objects[0].centre, objects[0].position) = (b.centre, b.position);
+                    (objects[1].centre, objects[1].position) = (a.centre, a.position);
+                    changed.relation = changed.relation.map(Relation::inverse);
+                }
+                Recolour => objects[k].colour = *Colour::ALL.choose(rng).expect("colours"),
+                Reshape => objects[k].shape = *Shape::ALL.choose(rng).expect("shapes"),
+                Resize => {
+                    objects[k] = place(o.shape, o.colour, o.size.other(), o.position, 0.04, rng)
+                }
+                Move => {
+                    let position = Position::all()
+                        .nth(rng.random_range(0..9))
+                        .expect("nine cells");
+                    objects[k] = place(o.shape, o.colour, o.size, position, 0.04, rng);
+                }
+            }
+            let colours_differ = changed.objects.len() == 1
+                || changed.objects[0].colour != changed.objects[1].colour;
+            if changed != *self && changed.objects.iter().all(allowed) && colours_differ {
+                return changed;
+            }
+        }
+    }
+
     /// Every phrasing [`Scene::caption`] picks from.
     pub fn phrasings(&self) -> Vec<String> {
         let name = |o: &Object| format!("{} {}", o.colour.name(), o.shape.name());
-        match (self.objects.as_slice(), self.relation) {
+        let phrasings = match (self.objects.as_slice(), self.relation) {
             ([a, b], Some(relation)) => vec![
                 format!("a {} {} a {}", name(a), relation.phrase(), name(b)),
                 format!(
@@ -314,7 +382,8 @@ impl Scene {
                 ]
             }
             _ => vec![String::from("an empty picture")],
-        }
+        };
+        phrasings.iter().map(|p| with_articles(p)).collect()
     }
 
     /// Every caption that is true of this scene: its phrasings, and "a X and a
@@ -323,13 +392,13 @@ impl Scene {
     pub fn true_captions(&self) -> Vec<String> {
         let mut captions = self.phrasings();
         if let ([a, b], Some(_)) = (self.objects.as_slice(), self.relation) {
-            captions.push(format!(
+            captions.push(with_articles(&format!(
                 "a {} {} and a {} {}",
                 b.colour.name(),
                 b.shape.name(),
                 a.colour.name(),
                 a.shape.name()
-            ));
+            )));
         }
         captions
     }
@@ -358,10 +427,49 @@ impl SceneBatch {
     }
 }
 
+/// "an" for every "a" before a vowel: "a orange circle" becomes "an orange
+/// circle". Captions, prompt templates and edit prompts all go through it.
+pub fn with_articles(text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut fixed = Vec::with_capacity(words.len());
+    for (i, &word) in words.iter().enumerate() {
+        let before_vowel = words
+            .get(i + 1)
+            .and_then(|next| next.chars().next())
+            .is_some_and(|c| "aeiouAEIOU".contains(c));
+        fixed.push(match word {
+            "a" if before_vowel => "an",
+            "A" if before_vowel => "An",
+            _ => word,
+        });
+    }
+    fixed.join(" ")
+}
+
+/// A caption worded like `caption` (one of `scene`'s phrasings) that is false
+/// of `scene`: the same phrasing of a [`Scene::counterfactual`]. NegCLIP
+/// (Yuksekgonul et al., 2023) trains CLIP with such captions so that it cannot
+/// read a caption as a bag of words: "a red circle above a blue square" and
+/// "a blue circle above a red square" hold the same words. `None` when the
+/// caption is not a phrasing of the scene or no change shows in its words
+/// ("a red circle" says nothing of the size).
+pub fn hard_negative(
+    scene: &Scene,
+    caption: &str,
+    split: Split,
+    rng: &mut impl Rng,
+) -> Option<String> {
+    let phrasing = scene.phrasings().iter().position(|p| p == caption)?;
+    let truths = scene.true_captions();
+    (0..8)
+        .map(|_| scene.counterfactual(split, rng).phrasings()[phrasing].clone())
+        .find(|negative| !truths.contains(negative))
+}
+
 /// Every word any caption can use, sorted: the vocabulary of a word-level text
 /// encoder.
 pub fn vocabulary() -> Vec<&'static str> {
-    let mut words: Vec<&str> = ["a", "and", "picture", "of", "is", "small", "large"].to_vec();
+    let mut words: Vec<&str> = ["a", "an", "and", "picture", "of", "is", "small", "large"].to_vec();
     words.extend(Colour::ALL.map(Colour::name));
     words.extend(Shape::ALL.map(Shape::name));
     for phrase in Position::all().map(Position::phrase) {
@@ -445,7 +553,7 @@ mod tests {
             if let [a, b] = scene.objects.as_slice() {
                 let name = |o: &Object| format!("{} {}", o.colour.name(), o.shape.name());
                 for (x, y) in [(a, b), (b, a)] {
-                    let and = format!("a {} and a {}", name(x), name(y));
+                    let and = with_articles(&format!("a {} and a {}", name(x), name(y)));
                     assert!(truths.contains(&and), "{and:?} not in {truths:?}");
                 }
             }
@@ -508,6 +616,59 @@ mod tests {
             let o = scene.objects[0];
             assert!(HELD_OUT.contains(&(o.colour, o.shape)));
         }
+    }
+
+    #[test]
+    fn a_hard_negative_is_a_caption_false_of_its_scene() {
+        // The request parser and `holds_for` (the judge's reading of a prompt)
+        // are the oracle: the caption holds for the scene, its negative not.
+        let batch = SceneBatch::draw(400, 16, Split::Train, 10);
+        let mut rng = ChaCha8Rng::seed_from_u64(10);
+        let mut made = [0; 2];
+        for (scene, caption) in batch.scenes.iter().zip(&batch.captions) {
+            let Some(negative) = hard_negative(scene, caption, Split::Train, &mut rng) else {
+                continue;
+            };
+            made[scene.objects.len() - 1] += 1;
+            let request =
+                crate::world::requests::Request::parse(&negative).expect("a scene caption");
+            assert!(!request.holds_for(scene), "{negative:?} for {caption:?}");
+            for word in negative.split(' ') {
+                assert!(vocabulary().contains(&word), "{word:?} in {negative:?}");
+            }
+        }
+        // Most captions have a negative; "a red circle" has none by size.
+        assert!(made[0] > 200 && made[1] > 90, "{made:?}");
+    }
+
+    #[test]
+    fn a_counterfactual_changes_one_thing_and_keeps_to_its_split() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for split in [Split::Train, Split::HeldOut] {
+            for scene in SceneBatch::draw(300, 16, split, 11).scenes {
+                let changed = scene.counterfactual(split, &mut rng);
+                assert_ne!(changed, scene);
+                assert_eq!(changed.objects.len(), scene.objects.len());
+                for o in &changed.objects {
+                    let held_out = HELD_OUT.contains(&(o.colour, o.shape));
+                    assert_eq!(held_out, split == Split::HeldOut, "{changed:?}");
+                }
+                if let [a, b] = changed.objects.as_slice() {
+                    assert_ne!(a.colour, b.colour);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_comes_before_vowels() {
+        assert_eq!(with_articles("a orange circle"), "an orange circle");
+        assert_eq!(
+            with_articles("a picture of a orange star above a red heart"),
+            "a picture of an orange star above a red heart"
+        );
+        assert_eq!(with_articles("A orange cross"), "An orange cross");
+        assert_eq!(with_articles("a red circle"), "a red circle");
     }
 
     #[test]
