@@ -539,26 +539,27 @@ fn verdict_line(prompt: &str, verdict: &Result<(), String>) -> String {
 /// peers' small affine augmentation).
 const ROTATION_ABLATION: f32 = 10.0;
 
-/// `clip-art generate-report`: the judged tables of chapter 6.
+/// `clip-art generate-report`: the judged tables of chapter 6, with `clip`
+/// (the shipped mini-CLIP or one saved by `train-clip`) guiding.
 pub fn report(
+    clip: &clip_art::clip::mini::MiniClip,
     default: &clip_art::guidance::generate::Settings,
     bank_size: usize,
     count: usize,
     ablation_count: usize,
     seed: u64,
-    device: Device,
     out: &Path,
 ) -> anyhow::Result<()> {
-    use clip_art::clip::mini::MiniClip;
+    use clip_art::clip::Clip;
     use clip_art::guidance::cutouts::Cutouts;
     use clip_art::guidance::evaluate::{
         Method, run_trials, summary_header, summary_row, test_prompts,
     };
     use clip_art::guidance::generate::{Bank, Settings};
 
-    let clip = MiniClip::shipped(&device)?;
-    let vq = VqModel::shipped(&device)?;
-    let bank = Bank::draw(bank_size, vq.config.image_size, BANK_SEED, &device)?;
+    let device = clip.device();
+    let vq = VqModel::shipped(device)?;
+    let bank = Bank::draw(bank_size, vq.config.image_size, BANK_SEED, device)?;
     let pixel_settings = Settings {
         steps: 150,
         restarts: 1,
@@ -574,7 +575,7 @@ pub fn report(
         let prompts = test_prompts(per_kind, 1_000 + seed);
         let bar = super::progress_bar("prompts", prompts.len())?;
         bar.set_message(label.to_string());
-        let trials = run_trials(&clip, &vq, &bank, &method, settings, &prompts, |_| {
+        let trials = run_trials(clip, &vq, &bank, &method, settings, &prompts, |_| {
             bar.inc(1)
         })?;
         bar.finish_and_clear();

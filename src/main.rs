@@ -188,6 +188,10 @@ enum Command {
         /// Drawn scenes CLIP ranks to choose the starts.
         #[arg(long, default_value_t = clip_art::guidance::generate::DEFAULT_BANK)]
         bank: usize,
+        /// The guiding mini-CLIP: a mini-clip.safetensors saved by train-clip
+        /// (default: the shipped one).
+        #[arg(long)]
+        weights: Option<PathBuf>,
         /// auto, cpu, cuda or metal.
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
@@ -415,6 +419,7 @@ fn main() -> anyhow::Result<()> {
             restarts,
             cutouts,
             bank,
+            weights,
             device,
             out,
         } => {
@@ -430,13 +435,14 @@ fn main() -> anyhow::Result<()> {
                 (Some(count), Some(views)) => views.count = count,
                 _ => {}
             }
+            let clip = clip_commands::mini_clip(weights.as_deref(), &device::open(device)?)?;
             generate_commands::report(
+                &clip,
                 &settings,
                 bank,
                 count,
                 ablation_count,
                 seed,
-                device::open(device)?,
                 &out,
             )
         }

@@ -59,6 +59,10 @@ fn bad_input_is_an_error_that_names_it() {
     let (ok, _, stderr) = clip_art(&["train-shapes", "--device", "tpu"]);
     assert!(!ok);
     assert!(stderr.contains("tpu"), "{stderr}");
+    let missing = "no-such-folder/mini-clip.safetensors";
+    let (ok, _, stderr) = clip_art(&["generate-report", "--weights", missing]);
+    assert!(!ok);
+    assert!(stderr.contains(missing), "{stderr}");
 }
 
 #[test]
