@@ -436,15 +436,7 @@ fn main() -> anyhow::Result<()> {
                 _ => {}
             }
             let clip = clip_commands::mini_clip(weights.as_deref(), &device::open(device)?)?;
-            generate_commands::report(
-                &clip,
-                &settings,
-                bank,
-                count,
-                ablation_count,
-                seed,
-                &out,
-            )
+            generate_commands::report(&clip, &settings, bank, count, ablation_count, seed, &out)
         }
         Command::TrainVq {
             steps,
