@@ -408,9 +408,9 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            steps: 1600,
+            steps: 3000,
             batch_size: 32,
-            learning_rate: 3e-3,
+            learning_rate: 6e-3,
             seed: 0,
         }
     }

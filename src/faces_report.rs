@@ -145,13 +145,14 @@ pub fn directions(
 
 /// Mean differences of continuous attributes (pose, smile) compare the faces
 /// above 0 with those below: on average 1 apart. Least-squares rows are per
-/// unit already. Both therefore aim at a shift of 1.
+/// unit already. Both therefore aim at a shift of `strength`.
 pub fn edit_report(
     vae: &Vae,
     count: usize,
     size: u32,
     seed: u64,
     method: Method,
+    strength: f32,
     device: &Device,
 ) -> anyhow::Result<Vec<EditReport>> {
     let found = directions(vae, count, size, seed, method, device)?;
@@ -160,10 +161,14 @@ pub fn edit_report(
         .iter()
         .zip(&found)
         .map(|(&attribute, direction)| {
-            latent::measure_edit(vae, &test, attribute, direction, 1.0, device)
+            latent::measure_edit(vae, &test, attribute, direction, strength, device)
         })
         .collect()
 }
+
+/// The strengths chapter 4 measures: the plain difference, and half as much
+/// again (an average direction is too short for faces far from the average).
+pub const EDIT_STRENGTHS: [f32; 2] = [1.0, 1.5];
 
 /// The lecture's figure: one face, then its Pose / Age / Expression / Eyeglasses
 /// edits, in a row.
@@ -229,14 +234,14 @@ pub fn quality_table(rows: &[Quality]) -> String {
 }
 
 /// Markdown table of edit reports.
-pub fn edit_table(rows: &[(Method, Vec<EditReport>)]) -> String {
+pub fn edit_table(rows: &[(Method, f32, Vec<EditReport>)]) -> String {
     let mut table = String::from(
-        "| direction | found by | faces edited | changed as intended | other attributes kept | still faces |\n|---|---|---|---|---|---|\n",
+        "| direction | found by | strength | faces edited | changed as intended | other attributes kept | still faces |\n|---|---|---|---|---|---|---|\n",
     );
-    for (method, reports) in rows {
+    for (method, strength, reports) in rows {
         for r in reports {
             table += &format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {strength} | {} | {} | {} | {} |\n",
                 r.attribute,
                 method.name(),
                 r.count,
@@ -303,10 +308,13 @@ pub fn write_figures(
 
     let mut edits = Vec::new();
     for method in [Method::MeanDifference, Method::LeastSquares] {
-        edits.push((
-            method,
-            edit_report(vae, count, size, seed + 20, method, device)?,
-        ));
+        for strength in EDIT_STRENGTHS {
+            edits.push((
+                method,
+                strength,
+                edit_report(vae, count, size, seed + 20, method, strength, device)?,
+            ));
+        }
     }
     let edits = format!(
         "{}\n{count} faces to find the directions, up to {count} others to edit; seed {seed}.\n",

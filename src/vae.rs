@@ -139,7 +139,7 @@ impl Vae {
 }
 
 /// How strongly the KL term pulls the encodings towards N(0, 1).
-pub const DEFAULT_BETA: f64 = 0.5;
+pub const DEFAULT_BETA: f64 = 0.3;
 
 /// Trains a VAE on freshly drawn faces with Adam; calls `on_step` with each
 /// step's loss. Returns the model, its variables (to save) and the losses.

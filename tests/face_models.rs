@@ -7,12 +7,11 @@ use candle_nn::{VarBuilder, VarMap};
 use clip_art::autoencoder::{Autoencoder, Config, TrainConfig, save_weights, train_autoencoder};
 use clip_art::faces_report::{Method, edit_report, model_report};
 use clip_art::vae::Vae;
-use clip_art::world::faces::Attribute;
 
 const FACES: usize = 200;
 
-/// Pose, age and eyeglasses survive the autoencoder; the smile is the hard one
-/// (the issue's 95% target for it is not met yet: see `clip-art faces-report`).
+/// Every attribute survives the autoencoder (the issue's 95%); the VAE, whose
+/// latent is noisy by design, keeps the smile a little less often.
 #[test]
 fn shipped_models_keep_the_attributes_and_the_vae_generates_faces() {
     let device = Device::Cpu;
@@ -21,13 +20,16 @@ fn shipped_models_keep_the_attributes_and_the_vae_generates_faces() {
         Vae::shipped(&device).unwrap(),
     );
     let (rows, sample_faces) = model_report(&autoencoder, &vae, FACES, 32, 10, &device).unwrap();
-    let [pose, age, expression, glasses] = rows[0].attributes;
     assert!(
-        pose >= 0.95 && age >= 0.95 && glasses >= 0.95,
+        rows[0].attributes.iter().all(|&a| a >= 0.95),
         "{:?}",
         rows[0]
     );
-    assert!(expression >= 0.6, "{:?}", rows[0]);
+    assert!(
+        rows[1].attributes.iter().all(|&a| a >= 0.9),
+        "{:?}",
+        rows[1]
+    );
     assert!(rows[0].faces >= 0.99 && rows[1].faces >= 0.99, "{rows:?}");
     assert!(
         sample_faces >= 0.9,
@@ -35,23 +37,21 @@ fn shipped_models_keep_the_attributes_and_the_vae_generates_faces() {
     );
 }
 
+/// The issue's bars for every lecture edit, at strength 1.5 (at 1 the average
+/// age direction is too short to turn black hair grey) and with least-squares
+/// directions (mean differences this long carry enough of the other attributes
+/// to change them on up to a third of the faces for some seeds: chapter 4).
 #[test]
-fn latent_arithmetic_puts_glasses_on_and_turns_heads() {
+fn latent_arithmetic_edits_every_attribute_and_keeps_the_rest() {
     let device = Device::Cpu;
     let vae = Vae::shipped(&device).unwrap();
-    let reports = edit_report(&vae, FACES, 32, 20, Method::MeanDifference, &device).unwrap();
-    let report = |a: Attribute| reports.iter().find(|r| r.attribute == a).unwrap();
-    let glasses = report(Attribute::Eyeglasses);
-    // The issue asks that 90% keep their other attributes; the VAE's blurry
-    // mouths make the judged expression flip on some faces, so 60% is what holds
-    // across seeds today (see the closing note of issue 3).
-    assert!(
-        glasses.achieved >= 0.9 && glasses.kept >= 0.6,
-        "{glasses:?}"
-    );
-    let pose = report(Attribute::Pose);
-    assert!(pose.achieved >= 0.9, "{pose:?}");
-    assert!(reports.iter().all(|r| r.faces >= 0.95), "{reports:?}");
+    let reports = edit_report(&vae, FACES, 32, 20, Method::LeastSquares, 1.5, &device).unwrap();
+    for report in &reports {
+        assert!(
+            report.achieved >= 0.95 && report.kept >= 0.9 && report.faces >= 0.95,
+            "{report:?}"
+        );
+    }
 }
 
 #[test]
@@ -62,25 +62,25 @@ fn a_small_autoencoder_retrained_here_learns_the_faces() {
         ..Config::default()
     };
     let train = TrainConfig {
-        steps: 300,
+        steps: 400,
         batch_size: 32,
-        learning_rate: 3e-3,
+        learning_rate: 6e-3,
         seed: 5,
     };
     let (model, _, losses) = train_autoencoder(&cfg, &train, &device, |_, _| {}).unwrap();
     let mean = |l: &[f32]| l.iter().sum::<f32>() / l.len() as f32;
     assert!(
-        mean(&losses[290..]) < 0.3 * mean(&losses[..10]),
+        mean(&losses[390..]) < 0.3 * mean(&losses[..10]),
         "loss {} → {}",
         mean(&losses[..10]),
-        mean(&losses[290..])
+        mean(&losses[390..])
     );
     let vae = Vae::shipped(&device).unwrap();
     let (rows, _) = model_report(&model, &vae, 100, 32, 3, &device).unwrap();
     let [pose, age, _, glasses] = rows[0].attributes;
     // An untrained decoder keeps nothing (chance is about 50% for glasses and age,
-    // less for pose); 300 steps already keep most.
-    assert!(pose >= 0.6 && age >= 0.9 && glasses >= 0.6, "{:?}", rows[0]);
+    // less for pose); 400 steps already keep most.
+    assert!(pose >= 0.6 && age >= 0.9 && glasses >= 0.9, "{:?}", rows[0]);
 }
 
 #[test]
