@@ -160,11 +160,11 @@ impl Face {
 
         canvas.fill(ellipse(head_x, 26.0, rx + 3.0, 17.0), hair);
         for side in [-1.0, 1.0] {
-            let ear_x = head_x + side * (rx - 0.5) - 2.5 * self.pose;
+            let ear_x = head_x + side * (rx - 0.5) - 4.0 * self.pose;
             canvas.fill(ellipse(ear_x, 37.0, 3.0, 4.5), shade);
         }
         canvas.fill(ellipse(head_x, 36.0, rx, ry), skin);
-        canvas.fill(ellipse(head_x + 1.5 * self.pose, 15.5, rx - 1.0, 8.0), hair);
+        canvas.fill(ellipse(head_x + 4.0 * self.pose, 15.5, rx - 1.0, 8.0), hair);
         if self.old {
             for y in [24.5, 27.0] {
                 canvas.stroke(line(fx - 7.0, y, fx + 7.0, y), shade, 1.0);
@@ -190,7 +190,7 @@ impl Face {
             );
             canvas.fill(ellipse(eye_x, 33.0, 2.2, 2.2), INK);
         }
-        let nose_tip = fx + 2.5 * self.pose;
+        let nose_tip = fx + 4.0 * self.pose;
         canvas.stroke(
             curve(
                 fx,
