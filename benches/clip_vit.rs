@@ -13,6 +13,11 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use clip_art::clip::vit::{ClipConfig, VisionTransformer};
 
+/// The allocator of the `clip-art` binary, so the bench measures what it runs:
+/// candle allocates a fresh buffer for every intermediate tensor.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]

@@ -7,6 +7,7 @@ use candle_core::Device;
 
 use clip_art::autoencoder::{batch_to_images, images_to_batch, save_weights};
 use clip_art::clip::zero_shot::fill_template;
+use clip_art::guidance::generate::{BankKind, DEFAULT_BANK};
 use clip_art::guidance::vq::{self, VqModel};
 use clip_art::picture::Picture;
 use clip_art::plot::{Series, line_chart, moving_average};
@@ -206,10 +207,11 @@ pub struct GenerateArgs {
     /// Views (cutouts) CLIP judges per step; 0 shows CLIP the whole picture.
     #[arg(long, default_value_t = 4)]
     pub cutouts: usize,
-    /// vq: how many drawn scenes are ranked to choose the starts (with
-    /// --init, 0 starts from the init picture's own codes).
-    #[arg(long, default_value_t = clip_art::guidance::generate::DEFAULT_BANK)]
-    pub bank: usize,
+    /// vq: the drawn scenes CLIP ranks to choose the starts: `every-kind`
+    /// (one scene of each kind the captions describe) or a number of random
+    /// scenes (with --init, 0 starts from the init picture's own codes).
+    #[arg(long, default_value_t = BankKind::Random(DEFAULT_BANK))]
+    pub bank: BankKind,
     /// Side of the picture for pixels, fourier and pixel-draw (vq: always 64).
     #[arg(long, default_value_t = 64)]
     pub size: usize,
@@ -413,9 +415,9 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
             };
             let bank;
             let start = match &init {
-                Some(picture) if args.bank == 0 => Start::Picture(picture),
+                Some(picture) if args.bank == BankKind::Random(0) => Start::Picture(picture),
                 _ => {
-                    bank = Bank::draw(
+                    bank = Bank::new(
                         args.bank,
                         vq_size,
                         BANK_SEED.wrapping_add(args.seed),
@@ -544,7 +546,7 @@ const ROTATION_ABLATION: f32 = 10.0;
 pub fn report(
     clip: &clip_art::clip::mini::MiniClip,
     default: &clip_art::guidance::generate::Settings,
-    bank_size: usize,
+    bank_kind: BankKind,
     count: usize,
     ablation_count: usize,
     seed: u64,
@@ -559,7 +561,7 @@ pub fn report(
 
     let device = clip.device();
     let vq = VqModel::shipped(device)?;
-    let bank = Bank::draw(bank_size, vq.config.image_size, BANK_SEED, device)?;
+    let bank = Bank::new(bank_kind, vq.config.image_size, BANK_SEED, device)?;
     let pixel_settings = Settings {
         steps: 150,
         restarts: 1,
@@ -591,6 +593,12 @@ pub fn report(
         default,
         count,
     )?;
+    let judge_picks: Vec<_> = main.iter().map(|t| t.judge_picks_restart()).collect();
+    let judge_row = summary_row(
+        "the same restarts, if the judge chose among them instead of CLIP",
+        &judge_picks,
+    );
+    println!("{judge_row}");
     if ablation_count > 0 {
         let no_cutouts = Settings {
             cutouts: None,
@@ -656,6 +664,8 @@ pub fn report(
             )?;
         }
     }
+    // Below the default row it bounds, after the ablation's rows were added.
+    rows.insert(2, judge_row);
     let shown: Vec<image::RgbImage> = main.iter().take(24).map(|t| t.picture.clone()).collect();
     save(
         &Picture::grid(&shown, 8)?.scaled(2),

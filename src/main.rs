@@ -191,9 +191,12 @@ enum Command {
         /// Views CLIP judges per step; 0 shows CLIP the whole picture.
         #[arg(long)]
         cutouts: Option<usize>,
-        /// Drawn scenes CLIP ranks to choose the starts.
-        #[arg(long, default_value_t = clip_art::guidance::generate::DEFAULT_BANK)]
-        bank: usize,
+        /// Drawn scenes CLIP ranks to choose the starts: `every-kind` or a
+        /// number of random scenes.
+        #[arg(long, default_value_t = clip_art::guidance::generate::BankKind::Random(
+            clip_art::guidance::generate::DEFAULT_BANK
+        ))]
+        bank: clip_art::guidance::generate::BankKind,
         /// The guiding mini-CLIP: a mini-clip.safetensors saved by train-clip
         /// (default: the shipped one).
         #[arg(long)]

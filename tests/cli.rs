@@ -274,3 +274,12 @@ fn generate_from_an_image_prompt_alone_and_names_a_missing_one() {
     let (ok, _, stderr) = clip_art(&["generate"]);
     assert!(!ok && stderr.contains("<PROMPT>"), "{stderr}");
 }
+
+#[test]
+fn generate_says_what_a_bank_can_be() {
+    let (ok, _, stderr) = clip_art(&["generate", "a red circle", "--bank", "lots"]);
+    assert!(
+        !ok && stderr.contains("every-kind") && stderr.contains("lots"),
+        "{stderr}"
+    );
+}

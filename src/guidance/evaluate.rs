@@ -113,7 +113,23 @@ pub struct Trial {
     pub picture: image::RgbImage,
     /// `Ok` or what the judge found wrong.
     pub verdict: Result<(), String>,
+    /// The VQ decoder's restarts: whether the judge accepts each one's
+    /// picture (CLIP chose `picture` among them). Empty for other methods.
+    pub restarts_judged_right: Vec<bool>,
     pub seconds: f32,
+}
+
+impl Trial {
+    /// The trial as if the judge had chosen among the restarts instead of
+    /// CLIP: right when any restart's picture is. Compared with the trial
+    /// itself, it shows how often the guide's own choice is what fails.
+    pub fn judge_picks_restart(&self) -> Trial {
+        let mut trial = self.clone();
+        if self.restarts_judged_right.contains(&true) {
+            trial.verdict = Ok(());
+        }
+        trial
+    }
 }
 
 /// Generates a picture for every prompt with `method` and grades it.
@@ -136,6 +152,12 @@ pub fn run_trials(
             seed,
             ..settings.clone()
         };
+        let request = Request::parse(text).ok_or_else(|| {
+            anyhow::anyhow!("test prompt {text:?} is not in the scenes' language")
+        })?;
+        let judged_right =
+            |picture: &image::RgbImage| request.verdict(&judge_scene(picture)).is_ok();
+        let mut restarts_judged_right = Vec::new();
         let picture = match method {
             Method::VqFromBank | Method::VqFromRandomCodes => {
                 let start = if *method == Method::VqFromBank {
@@ -146,6 +168,11 @@ pub fn run_trials(
                 let outcome = generate(&guide, vq, start, &settings, |_| {
                     std::ops::ControlFlow::Continue(())
                 })?;
+                for picture in &outcome.restart_pictures {
+                    restarts_judged_right.push(judged_right(&crate::pixels::tensor_to_image(
+                        &picture.get(0)?,
+                    )?));
+                }
                 crate::pixels::tensor_to_image(&outcome.picture.get(0)?)?
             }
             other => {
@@ -162,13 +189,11 @@ pub fn run_trials(
                 snapshot(generator.as_ref())?
             }
         };
-        let request = Request::parse(text).ok_or_else(|| {
-            anyhow::anyhow!("test prompt {text:?} is not in the scenes' language")
-        })?;
         let trial = Trial {
             kind: *kind,
             prompt: text.clone(),
             verdict: request.verdict(&judge_scene(&picture)),
+            restarts_judged_right,
             picture,
             seconds: started.elapsed().as_secs_f32(),
         };

@@ -21,13 +21,47 @@ use super::engine::{Guide, GuideConfig};
 use super::generators::Generator;
 use super::vq::{VqGenerator, VqModel};
 use crate::autoencoder::images_to_batch;
-use crate::world::scenes::{SceneBatch, Split};
+use crate::world::scenes::{Scene, SceneBatch, Split};
 
-/// How many drawn scenes `clip-art generate` ranks by default. More helps
+/// How many random scenes `clip-art generate` ranks by default. More helps
 /// (on the same 75 trained-pair test prompts: 53% judged right with 1024
 /// scenes, 61% with 4096) and costs little: CLIP ranks them at its input
 /// size, and only the best are encoded.
 pub const DEFAULT_BANK: usize = 4096;
+
+/// Which drawn scenes a [`Bank`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BankKind {
+    /// One scene of every kind the training captions describe
+    /// ([`Scene::every_kind`]): whatever a trained prompt asks for, some scene
+    /// shows it, and CLIP has to find it.
+    EveryKind,
+    /// This many random training scenes.
+    Random(usize),
+}
+
+/// `every-kind` or a number of random scenes, as `--bank` takes it.
+impl std::str::FromStr for BankKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<BankKind, String> {
+        match text {
+            "every-kind" => Ok(BankKind::EveryKind),
+            _ => text.parse().map(BankKind::Random).map_err(|_| {
+                format!("expected `every-kind` or a number of random scenes, got {text:?}")
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for BankKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            BankKind::EveryKind => write!(f, "every-kind"),
+            BankKind::Random(count) => write!(f, "{count}"),
+        }
+    }
+}
 
 /// Drawn scenes to start guidance from. CLIP ranks the drawn pictures
 /// themselves; only the few chosen are encoded.
@@ -37,16 +71,29 @@ pub struct Bank {
 }
 
 impl Bank {
-    /// `count` scenes of the training split, `size`×`size`, drawn with `seed`.
-    /// Use the generator's size: drawn at 64 and resized for mini-CLIP, the
-    /// scenes ranked better than drawn at its 32 directly (single-object test
+    /// The scenes of `kind`, `size`×`size`, drawn with `seed`. Use the
+    /// generator's size: drawn at 64 and resized for mini-CLIP, the scenes
+    /// ranked better than drawn at its 32 directly (single-object test
     /// prompts, with the RGB-only mini-CLIP: 50 of 50 right against 46 of 50).
-    pub fn draw(count: usize, size: usize, seed: u64, device: &Device) -> anyhow::Result<Bank> {
-        anyhow::ensure!(count > 0, "the bank needs at least one scene");
-        let scenes = SceneBatch::draw(count, size as u32, Split::Train, seed);
+    pub fn new(kind: BankKind, size: usize, seed: u64, device: &Device) -> anyhow::Result<Bank> {
+        let images = match kind {
+            BankKind::EveryKind => {
+                let scenes = Scene::every_kind(&mut ChaCha8Rng::seed_from_u64(seed));
+                crate::world::map_on_every_core(&scenes, |s| s.draw(size as u32))
+            }
+            BankKind::Random(count) => {
+                anyhow::ensure!(count > 0, "the bank needs at least one scene");
+                SceneBatch::draw(count, size as u32, Split::Train, seed).images
+            }
+        };
         Ok(Bank {
-            pictures: images_to_batch(&scenes.images, device)?,
+            pictures: images_to_batch(&images, device)?,
         })
+    }
+
+    /// `count` random scenes of the training split: [`BankKind::Random`].
+    pub fn draw(count: usize, size: usize, seed: u64, device: &Device) -> anyhow::Result<Bank> {
+        Bank::new(BankKind::Random(count), size, seed, device)
     }
 }
 
@@ -124,9 +171,10 @@ pub struct Outcome {
     pub picture: Tensor,
     /// Its loss, seen whole (as [`Guide::scores`]).
     pub score: f32,
-    /// Which restart it came from, and each restart's final score.
+    /// Which restart it came from, and each restart's final score and picture.
     pub restart: usize,
     pub restart_scores: Vec<f32>,
+    pub restart_pictures: Vec<Tensor>,
     /// True when `on_step` asked to stop (Ctrl-C): the picture is the last frame.
     pub interrupted: bool,
 }
@@ -148,6 +196,7 @@ pub fn generate(
     let starts = starting_grids(guide, vq, start, settings)?;
     let mut best: Option<Outcome> = None;
     let mut restart_scores = Vec::new();
+    let mut restart_pictures = Vec::new();
     let mut interrupted = false;
     for (restart, grid) in starts.iter().enumerate() {
         let generator = VqGenerator::from_grid(vq, grid)?;
@@ -165,12 +214,14 @@ pub fn generate(
         let picture = generator.render()?.detach();
         let score = guide.scores(&picture)?[0];
         restart_scores.push(score);
+        restart_pictures.push(picture.clone());
         if best.as_ref().is_none_or(|b| score < b.score) {
             best = Some(Outcome {
                 picture,
                 score,
                 restart,
                 restart_scores: Vec::new(),
+                restart_pictures: Vec::new(),
                 interrupted: false,
             });
         }
@@ -180,6 +231,7 @@ pub fn generate(
     }
     let mut outcome = best.expect("at least one restart ran");
     outcome.restart_scores = restart_scores;
+    outcome.restart_pictures = restart_pictures;
     outcome.interrupted = interrupted;
     Ok(outcome)
 }
@@ -258,10 +310,28 @@ mod tests {
         let request = Request::parse(text).expect("a scene prompt");
         assert_eq!(request.verdict(&judge_scene(&picture)), Ok(()));
         assert_eq!(outcome.restart_scores.len(), 2);
+        assert_eq!(outcome.restart_pictures.len(), 2);
+        let chosen = &outcome.restart_pictures[outcome.restart];
+        assert_eq!(
+            chosen.flatten_all()?.to_vec1::<f32>()?,
+            outcome.picture.flatten_all()?.to_vec1::<f32>()?
+        );
         assert_eq!(outcome.score, outcome.restart_scores[outcome.restart]);
         let again = run()?.picture.flatten_all()?.to_vec1::<f32>()?;
         assert_eq!(again, outcome.picture.flatten_all()?.to_vec1::<f32>()?);
         Ok(())
+    }
+
+    #[test]
+    fn bank_kinds_read_back_as_the_command_line_writes_them() {
+        for kind in [BankKind::EveryKind, BankKind::Random(4096)] {
+            assert_eq!(kind.to_string().parse::<BankKind>(), Ok(kind));
+        }
+        let error = "many".parse::<BankKind>().unwrap_err();
+        assert!(
+            error.contains("every-kind") && error.contains("\"many\""),
+            "{error}"
+        );
     }
 
     #[test]

@@ -212,7 +212,7 @@ impl Scene {
     pub fn random(split: Split, rng: &mut impl Rng) -> Scene {
         let background = rng.random_range(0..40);
         if split == Split::HeldOut || rng.random_bool(0.7) {
-            let (colour, shape) = pair(split, rng);
+            let pair = pair(split, rng);
             let size = if rng.random_bool(0.5) {
                 Size::Small
             } else {
@@ -222,12 +222,7 @@ impl Scene {
                 column: rng.random_range(0..3),
                 row: rng.random_range(0..3),
             };
-            let object = place(shape, colour, size, position, 0.04, rng);
-            return Scene {
-                objects: vec![object],
-                relation: None,
-                background,
-            };
+            return Scene::single(pair, size, position, background, rng);
         }
         let relation = *Relation::ALL.choose(rng).expect("relations");
         let (mut first, mut second) = (pair(split, rng), pair(split, rng));
@@ -237,6 +232,34 @@ impl Scene {
         if rng.random_bool(0.5) {
             std::mem::swap(&mut first, &mut second);
         }
+        Scene::two(first, second, relation, background, rng)
+    }
+
+    /// One object of the colour–shape `pair`, of `size`, in the cell `position`
+    /// (moved a little at random).
+    pub fn single(
+        (colour, shape): (Colour, Shape),
+        size: Size,
+        position: Position,
+        background: u8,
+        rng: &mut impl Rng,
+    ) -> Scene {
+        Scene {
+            objects: vec![place(shape, colour, size, position, 0.04, rng)],
+            relation: None,
+            background,
+        }
+    }
+
+    /// Two small objects in two cells of one row or column (chosen at random),
+    /// the first `relation` the second.
+    pub fn two(
+        first: (Colour, Shape),
+        second: (Colour, Shape),
+        relation: Relation,
+        background: u8,
+        rng: &mut impl Rng,
+    ) -> Scene {
         // Two cells in one line: the first object is above/below/left/right of the second.
         let (a, b) = {
             let mut cells = [0u8, 1, 2];
@@ -278,6 +301,37 @@ impl Scene {
             relation: Some(relation),
             background,
         }
+    }
+
+    /// One scene of every kind the training split can caption: each
+    /// colour–shape pair at each size in each cell, and each ordered couple of
+    /// pairs (different colours) in each relation. Layout details and
+    /// backgrounds are random. Every caption of a training scene is true of
+    /// at least one of them.
+    pub fn every_kind(rng: &mut impl Rng) -> Vec<Scene> {
+        let pairs: Vec<(Colour, Shape)> = Colour::ALL
+            .into_iter()
+            .flat_map(|c| Shape::ALL.into_iter().map(move |s| (c, s)))
+            .filter(|p| !HELD_OUT.contains(p))
+            .collect();
+        let mut scenes = Vec::new();
+        for &pair in &pairs {
+            for size in [Size::Small, Size::Large] {
+                for position in Position::all() {
+                    let background = rng.random_range(0..40);
+                    scenes.push(Scene::single(pair, size, position, background, rng));
+                }
+            }
+        }
+        for &first in &pairs {
+            for &second in pairs.iter().filter(|p| p.0 != first.0) {
+                for relation in Relation::ALL {
+                    let background = rng.random_range(0..40);
+                    scenes.push(Scene::two(first, second, relation, background, rng));
+                }
+            }
+        }
+        scenes
     }
 
     /// Renders the scene, anti-aliased, on a `size`×`size` canvas.
@@ -527,6 +581,26 @@ fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_holds_a_true_scene_for_every_training_caption() {
+        use crate::world::requests::Request;
+        let kinds = Scene::every_kind(&mut ChaCha8Rng::seed_from_u64(3));
+        // 32 pairs × 2 sizes × 9 cells, and 852 ordered couples × 4 relations.
+        assert_eq!(kinds.len(), 32 * 2 * 9 + 852 * 4);
+        let trained = |o: &Object| !HELD_OUT.contains(&(o.colour, o.shape));
+        assert!(kinds.iter().all(|k| k.objects.iter().all(trained)));
+        let fresh = SceneBatch::draw(300, 8, Split::Train, 31);
+        for scene in &fresh.scenes {
+            for caption in scene.true_captions() {
+                let request = Request::parse(&caption).expect("a caption is a request");
+                assert!(
+                    kinds.iter().any(|k| request.holds_for(k)),
+                    "no scene of every_kind shows {caption:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn captions_use_the_vocabulary_and_name_what_is_drawn() {
