@@ -77,14 +77,15 @@ pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> 
     save_weights(&vars, &weights.join("mini-clip.safetensors"))?;
     let evaluation = zero_shot::evaluate(&model, 500, 1)?;
     let record = format!(
-        "| model | steps × batch | learning rate | seed | training time | final e^t |\n|---|---|---|---|---|---|\n\
-         | mini-CLIP ({}×{} scenes, embedding {}) | {} × {} | {} | {} | {seconds:.0} s | {:.1} |\n\n{}",
+        "| model | steps × batch | learning rate | two-object scenes | seed | training time | final e^t |\n|---|---|---|---|---|---|---|\n\
+         | mini-CLIP ({}×{} scenes, embedding {}) | {} × {} | {} → 0 (cosine) | {:.0}% | {} | {seconds:.0} s | {:.1} |\n\n{}",
         cfg.image_size,
         cfg.image_size,
         cfg.embedding,
         train.steps,
         train.batch_size,
         train.learning_rate,
+        100.0 * train.two_objects,
         train.seed,
         model.logit_scale()?,
         evaluation.markdown()

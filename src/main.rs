@@ -105,8 +105,12 @@ enum Command {
         steps: usize,
         #[arg(long, default_value_t = mini::TrainConfig::default().batch_size)]
         batch_size: usize,
+        /// The first step's learning rate (it decays along a cosine).
         #[arg(long, default_value_t = mini::TrainConfig::default().learning_rate)]
         lr: f64,
+        /// Share of two-object scenes among the training scenes (0 to 1).
+        #[arg(long, default_value_t = mini::TrainConfig::default().two_objects)]
+        two_objects: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// auto, cpu, cuda or metal.
@@ -193,9 +197,7 @@ enum Command {
         cutouts: Option<usize>,
         /// Drawn scenes CLIP ranks to choose the starts: `every-kind` or a
         /// number of random scenes.
-        #[arg(long, default_value_t = clip_art::guidance::generate::BankKind::Random(
-            clip_art::guidance::generate::DEFAULT_BANK
-        ))]
+        #[arg(long, default_value_t = clip_art::guidance::generate::DEFAULT_BANK)]
         bank: clip_art::guidance::generate::BankKind,
         /// The guiding mini-CLIP: a mini-clip.safetensors saved by train-clip
         /// (default: the shipped one).
@@ -358,15 +360,21 @@ fn main() -> anyhow::Result<()> {
             steps,
             batch_size,
             lr,
+            two_objects,
             seed,
             device,
             weights,
         } => {
             check_training(steps, batch_size, 2, lr)?;
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&two_objects),
+                "--two-objects is a share of the scenes, from 0 to 1; got {two_objects}"
+            );
             let train = mini::TrainConfig {
                 steps,
                 batch_size,
                 learning_rate: lr,
+                two_objects,
                 seed,
             };
             clip_commands::train_clip(&train, device::open(device)?, &weights)

@@ -283,3 +283,12 @@ fn generate_says_what_a_bank_can_be() {
         "{stderr}"
     );
 }
+
+#[test]
+fn train_clip_says_what_a_share_of_two_object_scenes_is() {
+    let (ok, _, stderr) = clip_art(&["train-clip", "--two-objects", "1.5"]);
+    assert!(
+        !ok && stderr.contains("--two-objects") && stderr.contains("1.5"),
+        "{stderr}"
+    );
+}

@@ -292,7 +292,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            steps: 2000,
+            steps: 4000,
             batch_size: 16,
             learning_rate: 3e-3,
             revive_every: 100,

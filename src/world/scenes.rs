@@ -210,8 +210,14 @@ pub struct Scene {
 impl Scene {
     /// A random scene: one object (70%) or two objects in a relation (30%).
     pub fn random(split: Split, rng: &mut impl Rng) -> Scene {
+        Scene::random_mixed(split, 0.3, rng)
+    }
+
+    /// A random scene with two objects in a relation with probability
+    /// `two_objects`, else one object. Held-out scenes always have one.
+    pub fn random_mixed(split: Split, two_objects: f64, rng: &mut impl Rng) -> Scene {
         let background = rng.random_range(0..40);
-        if split == Split::HeldOut || rng.random_bool(0.7) {
+        if split == Split::HeldOut || rng.random_bool(1.0 - two_objects) {
             let pair = pair(split, rng);
             let size = if rng.random_bool(0.5) {
                 Size::Small
@@ -469,8 +475,22 @@ pub struct SceneBatch {
 impl SceneBatch {
     /// `count` random scenes of `size`×`size` pixels, the same for the same seed.
     pub fn draw(count: usize, size: u32, split: Split, seed: u64) -> SceneBatch {
+        SceneBatch::draw_mixed(count, size, split, 0.3, seed)
+    }
+
+    /// As [`SceneBatch::draw`], with a share `two_objects` of two-object
+    /// scenes ([`Scene::random_mixed`]).
+    pub fn draw_mixed(
+        count: usize,
+        size: u32,
+        split: Split,
+        two_objects: f64,
+        seed: u64,
+    ) -> SceneBatch {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let scenes: Vec<Scene> = (0..count).map(|_| Scene::random(split, &mut rng)).collect();
+        let scenes: Vec<Scene> = (0..count)
+            .map(|_| Scene::random_mixed(split, two_objects, &mut rng))
+            .collect();
         let captions = scenes.iter().map(|s| s.caption(&mut rng)).collect();
         let images = super::map_on_every_core(&scenes, |s| s.draw(size));
         SceneBatch {
@@ -616,6 +636,18 @@ mod tests {
             }
         }
         assert!(vocabulary.len() < 40, "{vocabulary:?}");
+    }
+
+    #[test]
+    fn a_mixed_batch_has_its_share_of_two_object_scenes_and_the_default_one_is_draw() {
+        let two = |batch: &SceneBatch| batch.scenes.iter().filter(|s| s.objects.len() == 2).count();
+        let mixed = SceneBatch::draw_mixed(2000, 16, Split::Train, 0.4, 9);
+        assert!((720..880).contains(&two(&mixed)), "{}", two(&mixed));
+        let default = SceneBatch::draw(300, 16, Split::Train, 9);
+        let same = SceneBatch::draw_mixed(300, 16, Split::Train, 0.3, 9);
+        assert_eq!(default.scenes, same.scenes);
+        let held_out = SceneBatch::draw_mixed(100, 16, Split::HeldOut, 1.0, 9);
+        assert_eq!(two(&held_out), 0, "held-out scenes have one object");
     }
 
     #[test]
