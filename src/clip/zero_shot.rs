@@ -172,15 +172,17 @@ pub struct Evaluation {
     /// one thing changed ([`hard_negative`]), and how many; one object, then two.
     pub caption_over_negative: [(f32, usize); 2],
     /// Share of chapter 6's two-object test prompts for which the scene CLIP
-    /// ranks best among the scenes of every kind is true, and how many prompts.
-    pub two_object_search: (f32, usize),
+    /// ranks best among the scenes of every kind is true, how many prompts,
+    /// and how many scenes.
+    pub two_object_search: (f32, usize, usize),
 }
 
 /// How many two-object test prompts [`evaluate`] searches the scenes for.
 pub const TWO_OBJECT_PROMPTS: usize = 200;
 
-/// Measures zero-shot top-1 over all 36 colour×shape labels and retrieval
-/// recall@1 and @5 on fresh scenes drawn from `seed`.
+/// Measures zero-shot top-1 over all 36 colour×shape labels, retrieval
+/// recall@1 and @5 and captions against their hard negatives on fresh scenes
+/// drawn from `seed`, and the search for two-object scenes.
 pub fn evaluate(clip: &dyn Clip, count: usize, seed: u64) -> anyhow::Result<Evaluation> {
     let size = clip.image_size() as u32;
     let labels = colour_shape_labels();
@@ -288,7 +290,7 @@ fn caption_over_negative(
 /// prompt of `clip-art generate-report` (drawn from `seed` as it does), rank
 /// the scenes of every kind (its default bank, drawn as `generate` draws it)
 /// and ask the ground truth whether the best-ranked one is true of the prompt.
-fn two_object_search(clip: &dyn Clip, seed: u64) -> anyhow::Result<(f32, usize)> {
+fn two_object_search(clip: &dyn Clip, seed: u64) -> anyhow::Result<(f32, usize, usize)> {
     use crate::guidance::evaluate::{Kind, test_prompts};
     use crate::guidance::generate::{BANK_SEED, Bank, BankKind};
     use crate::world::requests::Request;
@@ -326,7 +328,11 @@ fn two_object_search(clip: &dyn Clip, seed: u64) -> anyhow::Result<(f32, usize)>
         })?;
         right += usize::from(request.holds_for(&scenes[best as usize]));
     }
-    Ok((right as f32 / prompts.len() as f32, prompts.len()))
+    Ok((
+        right as f32 / prompts.len() as f32,
+        prompts.len(),
+        scenes.len(),
+    ))
 }
 
 impl Evaluation {
@@ -341,7 +347,7 @@ impl Evaluation {
              | caption → image recall@1 / @5 | {} | {} / {} |\n\
              | caption scored above the caption with one thing changed, one object | {} | {} |\n\
              | caption scored above the caption with one thing changed, two objects | {} | {} |\n\
-             | two-object prompts: the best-ranked of the 3 984 scenes of every kind is true | {} | {} |\n",
+             | two-object prompts: the best-ranked of the {} scenes of every kind is true | {} | {} |\n",
             self.zero_shot_count,
             pct(self.zero_shot_top1),
             self.held_out_count,
@@ -356,6 +362,7 @@ impl Evaluation {
             pct(self.caption_over_negative[0].0),
             self.caption_over_negative[1].1,
             pct(self.caption_over_negative[1].0),
+            self.two_object_search.2,
             self.two_object_search.1,
             pct(self.two_object_search.0),
         )
