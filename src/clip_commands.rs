@@ -1,37 +1,65 @@
 //! The command line's chapter-5 commands: train mini-CLIP, zero-shot a picture.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use candle_core::Device;
 
 use clip_art::autoencoder::save_weights;
 use clip_art::clip::Clip;
+use clip_art::clip::ensemble::Ensemble;
 use clip_art::clip::mini::{self, MiniClip};
 use clip_art::clip::zero_shot::{self, Ranking};
 use clip_art::plot::{Series, line_chart, moving_average};
 
 use super::{progress_bar, save, write_text};
 
-/// Which CLIP `zero-shot` asks: `mini` (the shipped mini-CLIP, or the file
-/// given with `--weights`), a folder with OpenAI's CLIP in Hugging Face's
-/// layout, or `hub` (downloads `openai/clip-vit-base-patch32`; needs the
-/// `hub` feature and a network). Also the default prompt template for it.
+/// Which CLIP guides or classifies: `mini` (the shipped mini-CLIP, or the
+/// files given with `--weights`: several guide together), `mini-ensemble`
+/// (the three shipped mini-CLIPs together), a folder with OpenAI's CLIP in
+/// Hugging Face's layout, or `hub` (downloads `openai/clip-vit-base-patch32`;
+/// needs the `hub` feature and a network). Also the default prompt template.
 pub fn open_clip(
     choice: &str,
-    weights: Option<&Path>,
+    weights: &[PathBuf],
     device: &Device,
 ) -> anyhow::Result<(Box<dyn Clip>, &'static str)> {
     use clip_art::clip::vit::OpenAiClip;
     const PHOTO: &str = "a photo of a {}.";
+    const PICTURE: &str = "a picture of a {}";
+    if choice != "mini" {
+        anyhow::ensure!(
+            weights.is_empty(),
+            "mini-CLIP weights were given, but --clip is {choice:?}: use --clip mini"
+        );
+    }
     match choice {
-        "mini" => Ok((Box::new(mini_clip(weights, device)?), "a picture of a {}")),
+        "mini" => Ok((mini_clips(weights, device)?, PICTURE)),
+        "mini-ensemble" => Ok((Box::new(mini::shipped_ensemble(device)?), PICTURE)),
         "hub" => open_from_hub(device).map(|clip| (clip, PHOTO)),
         folder => Ok((
             Box::new(OpenAiClip::from_folder(Path::new(folder), device)?),
             PHOTO,
         )),
     }
+}
+
+/// The shipped mini-CLIP, one saved by `train-clip`, or several of those
+/// guiding together.
+pub fn mini_clips(weights: &[PathBuf], device: &Device) -> anyhow::Result<Box<dyn Clip>> {
+    Ok(match weights {
+        [] => Box::new(MiniClip::shipped(device)?),
+        [one] => Box::new(MiniClip::load(one, &mini::Config::default(), device)?),
+        several => Box::new(Ensemble::new(
+            several
+                .iter()
+                .map(|w| {
+                    let member = MiniClip::load(w, &mini::Config::default(), device)?;
+                    Ok(Box::new(member) as Box<dyn Clip>)
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        )?),
+    })
 }
 
 #[cfg(feature = "hub")]
@@ -48,16 +76,9 @@ fn open_from_hub(_: &Device) -> anyhow::Result<Box<dyn Clip>> {
     )
 }
 
-/// The shipped mini-CLIP, or one saved by `train-clip`.
-pub fn mini_clip(weights: Option<&Path>, device: &Device) -> anyhow::Result<MiniClip> {
-    match weights {
-        None => MiniClip::shipped(device),
-        Some(path) => MiniClip::load(path, &mini::Config::default(), device),
-    }
-}
-
 /// Trains mini-CLIP with a progress bar, measures it, and saves the weights,
-/// a record of the run and the loss/accuracy plot.
+/// a record of the run and the loss/accuracy plot, named after the seed
+/// ([`mini::file_stem`]).
 pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(weights)
         .with_context(|| format!("cannot create {}", weights.display()))?;
@@ -74,7 +95,8 @@ pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> 
     })?;
     bar.finish();
     let seconds = start.elapsed().as_secs_f32();
-    save_weights(&vars, &weights.join("mini-clip.safetensors"))?;
+    let stem = mini::file_stem(train.seed);
+    save_weights(&vars, &weights.join(format!("{stem}.safetensors")))?;
     let evaluation = zero_shot::evaluate(&model, 500, 1)?;
     let record = format!(
         "| model | steps × batch | learning rate | two-object scenes | seed | training time | final e^t |\n|---|---|---|---|---|---|---|\n\
@@ -90,14 +112,17 @@ pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> 
         model.logit_scale()?,
         evaluation.markdown()
     );
-    write_text(&weights.join("mini-clip-training.md"), &record)?;
+    write_text(&weights.join(format!("{stem}-training.md")), &record)?;
     println!("{record}");
     let losses: Vec<f32> = reports.iter().map(|r| r.loss).collect();
     let accuracy: Vec<f32> = reports.iter().map(|r| r.accuracy).collect();
     let (losses, accuracy) = (moving_average(&losses, 25), moving_average(&accuracy, 25));
     save(
         &line_chart(
-            "mini-CLIP: contrastive loss and in-batch accuracy",
+            &format!(
+                "mini-CLIP (seed {}): contrastive loss and in-batch accuracy",
+                train.seed
+            ),
             "step",
             "moving average of 25 steps",
             &[
@@ -111,7 +136,7 @@ pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> 
                 },
             ],
         )?,
-        &weights.join("mini-clip-loss.png"),
+        &weights.join(format!("{stem}-loss.png")),
     )
 }
 

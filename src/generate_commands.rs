@@ -243,13 +243,15 @@ pub struct GenerateArgs {
     /// sees the picture at its own size).
     #[arg(long, default_value_t = 4)]
     pub scale: u32,
-    /// Which CLIP guides: `mini`, a folder with OpenAI's CLIP in Hugging
-    /// Face's layout, or `hub` (`hub` feature).
-    #[arg(long, default_value = "mini")]
+    /// Which CLIP guides: `mini-ensemble` (the three shipped mini-CLIPs
+    /// together), `mini` (one), a folder with OpenAI's CLIP in Hugging Face's
+    /// layout, or `hub` (`hub` feature).
+    #[arg(long, default_value = "mini-ensemble")]
     pub clip: String,
-    /// With `--clip mini`: a mini-clip.safetensors saved by train-clip.
+    /// With `--clip mini`: a mini-clip.safetensors saved by train-clip
+    /// (repeatable: several guide together).
     #[arg(long)]
-    pub clip_weights: Option<std::path::PathBuf>,
+    pub clip_weights: Vec<std::path::PathBuf>,
     /// A scenes-vq.safetensors saved by train-vq (default: the shipped one).
     #[arg(long)]
     pub vq_weights: Option<std::path::PathBuf>,
@@ -325,8 +327,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     };
     anyhow::ensure!(size >= 8, "--size must be at least 8 pixels, got {size}");
     let device = clip_art::device::open(args.device)?;
-    let (clip, _) =
-        super::clip_commands::open_clip(&args.clip, args.clip_weights.as_deref(), &device)?;
+    let (clip, _) = super::clip_commands::open_clip(&args.clip, &args.clip_weights, &device)?;
     let init = args
         .init
         .as_deref()
@@ -539,9 +540,9 @@ fn verdict_line(prompt: &str, verdict: &Result<(), String>) -> String {
 const ROTATION_ABLATION: f32 = 10.0;
 
 /// `clip-art generate-report`: the judged tables of chapter 6, with `clip`
-/// (the shipped mini-CLIP or one saved by `train-clip`) guiding.
+/// (the three shipped mini-CLIPs, or mini-CLIPs saved by `train-clip`) guiding.
 pub fn report(
-    clip: &clip_art::clip::mini::MiniClip,
+    clip: &dyn clip_art::clip::Clip,
     default: &clip_art::guidance::generate::Settings,
     bank_kind: BankKind,
     count: usize,
@@ -549,7 +550,6 @@ pub fn report(
     seed: u64,
     out: &Path,
 ) -> anyhow::Result<()> {
-    use clip_art::clip::Clip;
     use clip_art::guidance::cutouts::Cutouts;
     use clip_art::guidance::evaluate::{
         Method, run_trials, summary_header, summary_row, test_prompts,
@@ -710,14 +710,13 @@ pub fn book_figures(out: &Path) -> anyhow::Result<()> {
 /// method, and generation from image prompts.
 pub fn edit_report(count: usize, seed: u64, device: Device, out: &Path) -> anyhow::Result<()> {
     use clip_art::clip::Clip;
-    use clip_art::clip::mini::MiniClip;
     use clip_art::guidance::editing::{
         EDIT_WEIGHT, EditMethod, edit_cases, run_edits, run_image_prompts, success_rate,
     };
     use clip_art::guidance::engine::Keep;
     use clip_art::guidance::generate::{Bank, RANDOM_BANK, Settings};
 
-    let clip = MiniClip::shipped(&device)?;
+    let clip = clip_art::clip::mini::shipped_ensemble(&device)?;
     let vq = VqModel::shipped(&device)?;
     let bank = Bank::draw(RANDOM_BANK, vq.config.image_size, BANK_SEED, &device)?;
     let cases = edit_cases(count, 2_000 + seed);

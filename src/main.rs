@@ -99,7 +99,8 @@ enum Command {
         out: PathBuf,
     },
     /// Chapter 5: train mini-CLIP on captioned scenes (seeded), measure it and
-    /// save its weights; this is how the shipped weights/mini-clip.safetensors was made.
+    /// save its weights; this is how the shipped weights/mini-clip.safetensors
+    /// (seed 0) and mini-clip-seed1/-seed2.safetensors were made.
     TrainClip {
         #[arg(long, default_value_t = mini::TrainConfig::default().steps)]
         steps: usize,
@@ -111,6 +112,7 @@ enum Command {
         /// Share of two-object scenes among the training scenes (0 to 1).
         #[arg(long, default_value_t = mini::TrainConfig::default().two_objects)]
         two_objects: f64,
+        /// Seeds other than 0 name the files mini-clip-seed<SEED>.*.
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// auto, cpu, cuda or metal.
@@ -130,9 +132,10 @@ enum Command {
         count: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// A mini-clip.safetensors saved by train-clip (default: the shipped one).
+        /// A mini-clip.safetensors saved by train-clip (default: the shipped
+        /// one); given more than once, they are measured together.
         #[arg(long)]
-        weights: Option<PathBuf>,
+        weights: Vec<PathBuf>,
         /// auto, cpu, cuda or metal.
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
@@ -155,14 +158,16 @@ enum Command {
         /// How many prompts to list.
         #[arg(long, default_value_t = 5)]
         top: usize,
-        /// Which CLIP: `mini` (trained here), a folder holding OpenAI's CLIP in
+        /// Which CLIP: `mini` (trained here), `mini-ensemble` (the three
+        /// shipped mini-CLIPs together), a folder holding OpenAI's CLIP in
         /// Hugging Face's layout (config.json, model.safetensors, merges.txt),
         /// or `hub` to download openai/clip-vit-base-patch32 (`hub` feature).
         #[arg(long, default_value = "mini")]
         clip: String,
-        /// With `--clip mini`: a mini-clip.safetensors saved by train-clip.
+        /// With `--clip mini`: a mini-clip.safetensors saved by train-clip
+        /// (repeatable: several classify together).
         #[arg(long)]
-        weights: Option<PathBuf>,
+        weights: Vec<PathBuf>,
         /// auto, cpu, cuda or metal.
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
@@ -199,10 +204,10 @@ enum Command {
         /// number of random scenes.
         #[arg(long, default_value_t = clip_art::guidance::generate::DEFAULT_BANK)]
         bank: clip_art::guidance::generate::BankKind,
-        /// The guiding mini-CLIP: a mini-clip.safetensors saved by train-clip
-        /// (default: the shipped one).
+        /// The guiding mini-CLIP: a mini-clip.safetensors saved by train-clip,
+        /// or several that guide together (default: the three shipped ones).
         #[arg(long)]
-        weights: Option<PathBuf>,
+        weights: Vec<PathBuf>,
         /// auto, cpu, cuda or metal.
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
@@ -389,8 +394,8 @@ fn main() -> anyhow::Result<()> {
                 count >= 10,
                 "--count must be at least 10 scenes, got {count}"
             );
-            let model = clip_commands::mini_clip(weights.as_deref(), &device::open(device)?)?;
-            let evaluation = zero_shot::evaluate(&model, count, seed)?;
+            let model = clip_commands::mini_clips(&weights, &device::open(device)?)?;
+            let evaluation = zero_shot::evaluate(model.as_ref(), count, seed)?;
             println!("{}", evaluation.markdown());
             Ok(())
         }
@@ -405,7 +410,7 @@ fn main() -> anyhow::Result<()> {
             device,
         } => {
             let (model, template) =
-                clip_commands::open_clip(&clip, weights.as_deref(), &device::open(device)?)?;
+                clip_commands::open_clip(&clip, &weights, &device::open(device)?)?;
             let templates = if templates.is_empty() {
                 vec![template.to_string()]
             } else {
@@ -452,8 +457,22 @@ fn main() -> anyhow::Result<()> {
                 (Some(count), Some(views)) => views.count = count,
                 _ => {}
             }
-            let clip = clip_commands::mini_clip(weights.as_deref(), &device::open(device)?)?;
-            generate_commands::report(&clip, &settings, bank, count, ablation_count, seed, &out)
+            let device = device::open(device)?;
+            let choice = if weights.is_empty() {
+                "mini-ensemble"
+            } else {
+                "mini"
+            };
+            let (clip, _) = clip_commands::open_clip(choice, &weights, &device)?;
+            generate_commands::report(
+                clip.as_ref(),
+                &settings,
+                bank,
+                count,
+                ablation_count,
+                seed,
+                &out,
+            )
         }
         Command::TrainVq {
             steps,

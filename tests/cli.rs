@@ -167,7 +167,9 @@ fn generate_writes_a_png_that_remembers_its_settings_and_is_the_same_for_the_sam
     assert_eq!(value("Description").as_deref(), Some("a red circle"));
     let settings = value("clip-art settings").unwrap();
     assert!(
-        settings.contains("steps=4") && settings.contains("seed=0"),
+        settings.contains("steps=4")
+            && settings.contains("seed=0")
+            && settings.contains("clip=mini-ensemble"),
         "{settings}"
     );
     assert!(value("clip-art judge").is_some(), "{text:?}");
@@ -201,6 +203,9 @@ fn generate_refuses_to_overwrite_and_names_bad_input() {
     let (ok, _, stderr) = quick_generate(&out, &["--init", missing.to_str().unwrap()]);
     assert!(!ok && stderr.contains("missing.png"), "{stderr}");
     assert!(!out.exists(), "no output after a failed run");
+    // The default guide is the shipped ensemble: weights of one's own need --clip mini.
+    let (ok, _, stderr) = quick_generate(&out, &["--clip-weights", "mine.safetensors"]);
+    assert!(!ok && stderr.contains("--clip mini"), "{stderr}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the oracle), and its weight file's failure modes.
 
 use candle_core::Device;
-use clip_art::clip::mini::{Config, MiniClip};
+use clip_art::clip::mini::{Config, MiniClip, shipped_ensemble};
 use clip_art::clip::zero_shot::evaluate;
 
 #[test]
@@ -28,6 +28,19 @@ fn the_shipped_mini_clip_classifies_fresh_scenes_zero_shot() -> anyhow::Result<(
         "{}",
         measured.markdown()
     );
+    Ok(())
+}
+
+#[test]
+fn the_three_shipped_mini_clips_together_find_two_object_scenes_more_often() -> anyhow::Result<()> {
+    let measured = evaluate(&shipped_ensemble(&Device::Cpu)?, 300, 2)?;
+    // Measured on these scenes and prompts: 80.5% together, 65.5% for seed 0 alone.
+    assert!(
+        measured.two_object_search.0 >= 0.75,
+        "{}",
+        measured.markdown()
+    );
+    assert!(measured.zero_shot_top1 >= 0.95, "{}", measured.markdown());
     Ok(())
 }
 

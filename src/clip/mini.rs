@@ -18,6 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::Clip;
+use super::ensemble::Ensemble;
 use super::loss::{INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_hard_negatives};
 use crate::autoencoder::{self, Encoder, images_to_batch, seed_weights};
 use crate::world::scenes::{Scene, SceneBatch, Split, hard_negative, vocabulary};
@@ -368,6 +369,44 @@ fn batch_accuracy(image_e: &Tensor, text_e: &Tensor, matches: &Tensor) -> candle
 
 /// The trained mini-CLIP shipped with the course (`clip-art train-clip`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/mini-clip.safetensors");
+
+/// Two more, trained the same way with seeds 1 and 2 (`clip-art train-clip
+/// --seed 1`), to guide generation together with the first.
+const SHIPPED_SEEDS: [(u64, &[u8]); 3] = [
+    (0, SHIPPED_WEIGHTS),
+    (
+        1,
+        include_bytes!("../../weights/mini-clip-seed1.safetensors"),
+    ),
+    (
+        2,
+        include_bytes!("../../weights/mini-clip-seed2.safetensors"),
+    ),
+];
+
+/// What `train-clip` names a run's files: `mini-clip` for seed 0 (chapter
+/// 5's model), `mini-clip-seed{seed}` for the others.
+pub fn file_stem(seed: u64) -> String {
+    match seed {
+        0 => "mini-clip".to_string(),
+        seed => format!("mini-clip-seed{seed}"),
+    }
+}
+
+/// The three shipped mini-CLIPs (seeds 0, 1, 2) as one guide: generation's
+/// default. Each alone finds the right two-object scene for about two thirds
+/// of the prompts; together, for four in five (chapter 6).
+pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble> {
+    let members = SHIPPED_SEEDS
+        .iter()
+        .map(|&(seed, bytes)| {
+            let name = format!("shipped {}.safetensors", file_stem(seed));
+            let vb = autoencoder::weights_from_bytes(bytes.to_vec(), &name, device)?;
+            Ok(Box::new(MiniClip::new(vb, &Config::default())?) as Box<dyn Clip>)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ensemble::new(members)
+}
 
 impl MiniClip {
     /// The trained mini-CLIP that ships with the course, for the default [`Config`].

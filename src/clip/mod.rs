@@ -2,6 +2,7 @@
 //! small CLIP trained here on the scenes world, zero-shot classification, and
 //! the real OpenAI CLIP (ViT-B/32) with its byte-level BPE tokenizer.
 
+pub mod ensemble;
 pub mod loss;
 pub mod mini;
 pub mod preprocess;
