@@ -45,6 +45,13 @@ def run(path: pathlib.Path) -> bool:
         # evcxr reports compile errors in `evalue` with an empty traceback.
         print(f"FAILED {path.name}: {errors[0].get('evalue')}", file=sys.stderr)
         ok = False
+    # An error returned with `?` inside a block is only printed to stderr, and
+    # the cell counts as run: no cell of the course writes to stderr otherwise.
+    stderr = ["".join(o.get("text", "")) for c in nb.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    if stderr:
+        print(f"FAILED {path.name}: a cell wrote to stderr:\n{stderr[0][:2000]}", file=sys.stderr)
+        ok = False
     OUT.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, OUT / path.name)
     code = [c for c in nb.cells if c.cell_type == "code"]

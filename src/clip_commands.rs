@@ -53,10 +53,7 @@ pub fn mini_clips(weights: &[PathBuf], device: &Device) -> anyhow::Result<Box<dy
         several => Box::new(Ensemble::new(
             several
                 .iter()
-                .map(|w| {
-                    let member = MiniClip::load(w, &mini::Config::default(), device)?;
-                    Ok(Box::new(member) as Box<dyn Clip>)
-                })
+                .map(|w| MiniClip::load(w, &mini::Config::default(), device))
                 .collect::<anyhow::Result<Vec<_>>>()?,
         )?),
     })

@@ -10,13 +10,16 @@ use super::loss::l2_normalize;
 // ANCHOR: ensemble
 /// CLIPs that see pictures of the same size, scored together. An embedding is
 /// every member's unit embedding, side by side, divided by √n: the cosine of
-/// two such embeddings is the mean of the members' cosines.
-pub struct Ensemble {
-    members: Vec<Box<dyn Clip>>,
+/// two such embeddings is the mean of the members' cosines. The members share
+/// one type rather than being boxed trait objects: evcxr compiles each notebook
+/// cell with its own copy of candle, and a trait object made in an earlier cell
+/// would number its tensors with that copy's counter, clashing in backprop.
+pub struct Ensemble<C> {
+    members: Vec<C>,
 }
 
-impl Ensemble {
-    pub fn new(members: Vec<Box<dyn Clip>>) -> anyhow::Result<Ensemble> {
+impl<C: Clip> Ensemble<C> {
+    pub fn new(members: Vec<C>) -> anyhow::Result<Ensemble<C>> {
         let Some(first) = members.first() else {
             bail!("an ensemble needs at least one CLIP");
         };
@@ -36,21 +39,18 @@ impl Ensemble {
     }
 
     /// Every member's unit embedding of the same input, side by side, over √n.
-    fn side_by_side(
-        &self,
-        embed: impl Fn(&dyn Clip) -> anyhow::Result<Tensor>,
-    ) -> anyhow::Result<Tensor> {
+    fn side_by_side(&self, embed: impl Fn(&C) -> anyhow::Result<Tensor>) -> anyhow::Result<Tensor> {
         let parts = self
             .members
             .iter()
-            .map(|m| Ok(l2_normalize(&embed(m.as_ref())?)?))
+            .map(|m| Ok(l2_normalize(&embed(m)?)?))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let scale = (self.members.len() as f64).sqrt().recip();
         Ok(Tensor::cat(&parts, 1)?.affine(scale, 0.0)?)
     }
 }
 
-impl Clip for Ensemble {
+impl<C: Clip> Clip for Ensemble<C> {
     fn device(&self) -> &Device {
         self.members[0].device()
     }
@@ -91,7 +91,7 @@ mod tests {
     use candle_core::{DType, Var};
     use candle_nn::{VarBuilder, VarMap};
 
-    fn member(image_size: usize, seed: u64) -> anyhow::Result<Box<dyn Clip>> {
+    fn member(image_size: usize, seed: u64) -> anyhow::Result<MiniClip> {
         let varmap = VarMap::new();
         let cfg = Config {
             image_size,
@@ -103,7 +103,7 @@ mod tests {
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let model = MiniClip::new(vb, &cfg)?;
         seed_weights(&varmap, seed)?;
-        Ok(Box::new(model))
+        Ok(model)
     }
 
     fn cosine(clip: &dyn Clip, pictures: &Tensor, text: &str) -> anyhow::Result<Tensor> {
@@ -119,7 +119,7 @@ mod tests {
         let members = [member(16, 1)?, member(16, 2)?, member(16, 3)?];
         let each = members
             .iter()
-            .map(|m| cosine(m.as_ref(), &pictures, text))
+            .map(|m| cosine(m, &pictures, text))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mean = (Tensor::stack(&each, 0)?.sum(0)? / 3.0)?;
         let member_gradient = mean.sum_all()?.backward()?;
@@ -156,7 +156,7 @@ mod tests {
             error.contains("24×24") && error.contains("16×16"),
             "{error}"
         );
-        assert!(Ensemble::new(Vec::new()).is_err());
+        assert!(Ensemble::<MiniClip>::new(Vec::new()).is_err());
         Ok(())
     }
 }

@@ -396,13 +396,13 @@ pub fn file_stem(seed: u64) -> String {
 /// The three shipped mini-CLIPs (seeds 0, 1, 2) as one guide: generation's
 /// default. Each alone finds the right two-object scene for about two thirds
 /// of the prompts; together, for four in five (chapter 6).
-pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble> {
+pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble<MiniClip>> {
     let members = SHIPPED_SEEDS
         .iter()
         .map(|&(seed, bytes)| {
             let name = format!("shipped {}.safetensors", file_stem(seed));
             let vb = autoencoder::weights_from_bytes(bytes.to_vec(), &name, device)?;
-            Ok(Box::new(MiniClip::new(vb, &Config::default())?) as Box<dyn Clip>)
+            Ok(MiniClip::new(vb, &Config::default())?)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ensemble::new(members)
