@@ -44,9 +44,9 @@ pub const RANDOM_BANK: usize = 4096;
 /// Which drawn scenes a [`Bank`] holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BankKind {
-    /// One scene of every kind the training captions describe
-    /// ([`Scene::every_kind`]): whatever a trained prompt asks for, some scene
-    /// shows it, and CLIP has to find it.
+    /// One scene of every kind a caption describes, held-out colour–shape
+    /// pairs included ([`Scene::every_kind`]): whatever a prompt asks for,
+    /// some scene shows it, and CLIP has to find it.
     EveryKind,
     /// This many random training scenes.
     Random(usize),
@@ -333,6 +333,24 @@ mod tests {
         assert_eq!(outcome.score, outcome.restart_scores[outcome.restart]);
         let again = run()?.picture.flatten_all()?.to_vec1::<f32>()?;
         assert_eq!(again, outcome.picture.flatten_all()?.to_vec1::<f32>()?);
+        Ok(())
+    }
+
+    #[test]
+    fn a_pair_no_model_was_trained_on_is_found_in_the_every_kind_bank() -> anyhow::Result<()> {
+        let device = Device::Cpu;
+        let clip = crate::clip::mini::shipped_ensemble(&device)?;
+        let vq = VqModel::shipped(&device)?;
+        let bank = Bank::new(BankKind::EveryKind, 64, BANK_SEED, &device)?;
+        let text = "a yellow star"; // held out of every training set
+        let guide = Guide::new(&clip, &Prompt::parse_all(text)?)?;
+        let settings = Settings::new(clip.image_size());
+        let outcome = generate(&guide, &vq, Start::Bank(&bank), &settings, |_| {
+            ControlFlow::Continue(())
+        })?;
+        let picture = crate::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
+        let request = Request::parse(text).expect("a scene prompt");
+        assert_eq!(request.verdict(&judge_scene(&picture)), Ok(()));
         Ok(())
     }
 

@@ -309,11 +309,13 @@ impl Scene {
         }
     }
 
-    /// One scene of every kind the training split can caption: each
-    /// colour–shape pair at each size in each cell, and each ordered couple of
-    /// pairs (different colours) in each relation. Layout details and
-    /// backgrounds are random. Every caption of a training scene is true of
-    /// at least one of them.
+    /// One scene of every kind a caption can describe: each training
+    /// colour–shape pair at each size in each cell, each ordered couple of
+    /// them (different colours) in each relation, and last each held-out pair
+    /// at each size in each cell (as the held-out split draws them: alone).
+    /// The world can draw those though no model was trained on them. Layout
+    /// details and backgrounds are random. Every caption of a scene of either
+    /// split is true of at least one of them.
     pub fn every_kind(rng: &mut impl Rng) -> Vec<Scene> {
         let pairs: Vec<(Colour, Shape)> = Colour::ALL
             .into_iter()
@@ -334,6 +336,14 @@ impl Scene {
                 for relation in Relation::ALL {
                     let background = rng.random_range(0..40);
                     scenes.push(Scene::two(first, second, relation, background, rng));
+                }
+            }
+        }
+        for pair in HELD_OUT {
+            for size in [Size::Small, Size::Large] {
+                for position in Position::all() {
+                    let background = rng.random_range(0..40);
+                    scenes.push(Scene::single(pair, size, position, background, rng));
                 }
             }
         }
@@ -603,15 +613,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_holds_a_true_scene_for_every_training_caption() {
+    fn every_kind_holds_a_true_scene_for_every_caption() {
         use crate::world::requests::Request;
         let kinds = Scene::every_kind(&mut ChaCha8Rng::seed_from_u64(3));
-        // 32 pairs × 2 sizes × 9 cells, and 852 ordered couples × 4 relations.
-        assert_eq!(kinds.len(), 32 * 2 * 9 + 852 * 4);
-        let trained = |o: &Object| !HELD_OUT.contains(&(o.colour, o.shape));
-        assert!(kinds.iter().all(|k| k.objects.iter().all(trained)));
+        // 32 pairs × 2 sizes × 9 cells, 852 ordered couples × 4 relations,
+        // then the 4 held-out pairs × 2 sizes × 9 cells.
+        assert_eq!(kinds.len(), 32 * 2 * 9 + 852 * 4 + 4 * 2 * 9);
+        let (trained, held_out) = kinds.split_at(kinds.len() - 72);
+        let pair = |o: &Object| (o.colour, o.shape);
+        assert!(
+            trained
+                .iter()
+                .flat_map(|k| &k.objects)
+                .all(|o| !HELD_OUT.contains(&pair(o)))
+        );
+        assert!(
+            held_out
+                .iter()
+                .all(|k| k.objects.len() == 1 && HELD_OUT.contains(&pair(&k.objects[0])))
+        );
         let fresh = SceneBatch::draw(300, 8, Split::Train, 31);
-        for scene in &fresh.scenes {
+        let fresh_held_out = SceneBatch::draw(100, 8, Split::HeldOut, 32);
+        for scene in fresh.scenes.iter().chain(&fresh_held_out.scenes) {
             for caption in scene.true_captions() {
                 let request = Request::parse(&caption).expect("a caption is a request");
                 assert!(
