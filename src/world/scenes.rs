@@ -322,15 +322,7 @@ impl Scene {
             .flat_map(|c| Shape::ALL.into_iter().map(move |s| (c, s)))
             .filter(|p| !HELD_OUT.contains(p))
             .collect();
-        let mut scenes = Vec::new();
-        for &pair in &pairs {
-            for size in [Size::Small, Size::Large] {
-                for position in Position::all() {
-                    let background = rng.random_range(0..40);
-                    scenes.push(Scene::single(pair, size, position, background, rng));
-                }
-            }
-        }
+        let mut scenes = each_alone(&pairs, rng);
         for &first in &pairs {
             for &second in pairs.iter().filter(|p| p.0 != first.0) {
                 for relation in Relation::ALL {
@@ -339,14 +331,7 @@ impl Scene {
                 }
             }
         }
-        for pair in HELD_OUT {
-            for size in [Size::Small, Size::Large] {
-                for position in Position::all() {
-                    let background = rng.random_range(0..40);
-                    scenes.push(Scene::single(pair, size, position, background, rng));
-                }
-            }
-        }
+        scenes.extend(each_alone(&HELD_OUT, rng));
         scenes
     }
 
@@ -580,6 +565,20 @@ fn pair(split: Split, rng: &mut impl Rng) -> (Colour, Shape) {
             }
         },
     }
+}
+
+/// Each pair alone, at each size in each cell ([`Scene::every_kind`]).
+fn each_alone(pairs: &[(Colour, Shape)], rng: &mut impl Rng) -> Vec<Scene> {
+    let mut scenes = Vec::new();
+    for &pair in pairs {
+        for size in [Size::Small, Size::Large] {
+            for position in Position::all() {
+                let background = rng.random_range(0..40);
+                scenes.push(Scene::single(pair, size, position, background, rng));
+            }
+        }
+    }
+    scenes
 }
 
 /// An object of the given kind in its cell, moved by up to `jitter` and kept
