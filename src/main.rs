@@ -312,6 +312,7 @@ impl TrainingArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    clip_art::device::keep_freed_memory();
     match Cli::parse().command {
         Command::OneHot { words, tokens } => print_one_hot(&words, tokens),
         Command::TrainShapes { training, out } => {

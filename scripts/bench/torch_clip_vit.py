@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch side of `cargo bench --bench clip_vit`: the same measurement as the
 Rust bench, on the reference implementation (transformers' CLIP vision tower
-with the ViT-B/32 shape, random weights, f32, CPU).
+with the ViT-B/32 shape, random frozen weights, f32, CPU): guidance freezes
+CLIP and needs the gradient at the pixels only.
 
-Prints one line per batch size: `batch N: forward S s, forward+backward S s`
-(medians). Needs torch and transformers; the Rust bench runs it with the
+Prints one line per batch size: `batch N: forward S s (fastest S), forward+backward
+S s (fastest S)`: medians, then the fastest run. Needs torch and transformers; the Rust bench runs it with the
 Python named by CLIP_ART_TORCH_PYTHON (default python3) and skips it when the
 import fails.
 """
@@ -22,9 +23,9 @@ torch.manual_seed(0)
 config = CLIPVisionConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
                           num_attention_heads=12, image_size=224, patch_size=32,
                           projection_dim=512, hidden_act="quick_gelu")
-model = CLIPVisionModelWithProjection(config).eval()
+model = CLIPVisionModelWithProjection(config).eval().requires_grad_(False)
 for batch in batches:
-    repeats = 5 if batch == 1 else 2
+    repeats = 10 if batch == 1 else 3
     forward, both = [], []
     for _ in range(repeats + 1):  # the first run warms up
         pixels = torch.randn(batch, 3, 224, 224, requires_grad=True)
@@ -35,5 +36,6 @@ for batch in batches:
         start = time.perf_counter()
         model(pixel_values=pixels).image_embeds.sum().backward()
         both.append(time.perf_counter() - start)
-    print(f"batch {batch}: forward {statistics.median(forward[1:]):.3f} s, "
-          f"forward+backward {statistics.median(both[1:]):.3f} s", flush=True)
+    summary = lambda runs: f"{statistics.median(runs):.3f} s (fastest {min(runs):.3f})"
+    print(f"batch {batch}: forward {summary(forward[1:])}, "
+          f"forward+backward {summary(both[1:])}", flush=True)

@@ -3,6 +3,7 @@
 //! the real OpenAI CLIP (ViT-B/32) with its byte-level BPE tokenizer.
 
 pub mod ensemble;
+pub mod frozen;
 pub mod loss;
 pub mod mini;
 pub mod preprocess;

@@ -11,21 +11,12 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{Embedding, Linear, VarBuilder};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Embedding, VarBuilder};
 use serde::Deserialize;
 
-use super::loss::log_softmax;
-
-/// The activation inside each MLP block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// x · σ(1.702 x): OpenAI's CLIP.
-    QuickGelu,
-    /// The exact GELU, used by some later CLIPs.
-    Gelu,
-}
+pub use super::frozen::Activation;
+use super::frozen::{self, Linear};
 
 /// One transformer tower (text or vision), with Hugging Face's field names and
 /// ViT-B/32's text values as defaults.
@@ -96,9 +87,8 @@ impl ClipConfig {
     }
 }
 
-// ANCHOR: layer_norm
-/// LayerNorm from plain ops, so it has a backward pass (candle's fused one
-/// has none): (x − mean) / √(var + ε) · weight + bias over the last dimension.
+/// LayerNorm over the last dimension, with a backward pass to its input
+/// ([`frozen::layer_norm`]; candle's fused one has none).
 pub struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
@@ -117,79 +107,38 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
-        let variance = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        centred
-            .broadcast_div(&(variance + self.eps)?.sqrt()?)?
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
-    }
-}
-// ANCHOR_END: layer_norm
-
-/// Multi-head self-attention (`self_attn.{q,k,v,out}_proj`).
-struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
-    heads: usize,
-}
-
-impl Attention {
-    fn new(vb: VarBuilder, cfg: &TowerConfig) -> candle_core::Result<Self> {
-        let d = cfg.hidden_size;
-        Ok(Attention {
-            q: candle_nn::linear(d, d, vb.pp("q_proj"))?,
-            k: candle_nn::linear(d, d, vb.pp("k_proj"))?,
-            v: candle_nn::linear(d, d, vb.pp("v_proj"))?,
-            out: candle_nn::linear(d, d, vb.pp("out_proj"))?,
-            heads: cfg.num_attention_heads,
-        })
-    }
-
-    /// `x`: `[b, n, d]`; `mask`: added to the `[n, n]` scores (causal text).
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        let (b, n, d) = x.dims3()?;
-        let head = d / self.heads;
-        let split = |t: Tensor| {
-            t.reshape((b, n, self.heads, head))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split((self.q.forward(x)? * (head as f64).powf(-0.5))?)?;
-        let k = split(self.k.forward(x)?)?;
-        let v = split(self.v.forward(x)?)?;
-        let mut scores = q.matmul(&k.t()?.contiguous()?)?;
-        if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
-        }
-        let weights = log_softmax(&scores, 3)?.exp()?;
-        let mixed = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
-        self.out.forward(&mixed)
+        frozen::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
 }
 
 /// One pre-norm transformer block: x + attn(ln1(x)), then x + mlp(ln2(x)).
 struct Block {
     layer_norm1: LayerNorm,
-    attention: Attention,
+    attention: frozen::Attention,
     layer_norm2: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
-    activation: Activation,
+    mlp: frozen::Mlp,
 }
 
 impl Block {
     fn new(vb: VarBuilder, cfg: &TowerConfig) -> candle_core::Result<Self> {
         let (d, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
+        let attention = vb.pp("self_attn");
+        let projection = |name: &str| Linear::load(attention.pp(name), d, d, true);
         Ok(Block {
             layer_norm1: LayerNorm::new(vb.pp("layer_norm1"), d, eps)?,
-            attention: Attention::new(vb.pp("self_attn"), cfg)?,
+            attention: frozen::Attention::new(
+                projection("q_proj")?,
+                projection("k_proj")?,
+                projection("v_proj")?,
+                projection("out_proj")?,
+                cfg.num_attention_heads,
+            ),
             layer_norm2: LayerNorm::new(vb.pp("layer_norm2"), d, eps)?,
-            fc1: candle_nn::linear(d, cfg.intermediate_size, vb.pp("mlp.fc1"))?,
-            fc2: candle_nn::linear(cfg.intermediate_size, d, vb.pp("mlp.fc2"))?,
-            activation: cfg.hidden_act,
+            mlp: frozen::Mlp::new(
+                Linear::load(vb.pp("mlp.fc1"), d, cfg.intermediate_size, true)?,
+                Linear::load(vb.pp("mlp.fc2"), cfg.intermediate_size, d, true)?,
+                cfg.hidden_act,
+            ),
         })
     }
 
@@ -197,12 +146,7 @@ impl Block {
         let x = (x + self
             .attention
             .forward(&self.layer_norm1.forward(x)?, mask)?)?;
-        let h = self.fc1.forward(&self.layer_norm2.forward(&x)?)?;
-        let h = match self.activation {
-            Activation::QuickGelu => (&h * candle_nn::ops::sigmoid(&(&h * 1.702)?)?)?,
-            Activation::Gelu => h.gelu_erf()?,
-        };
-        x + self.fc2.forward(&h)?
+        &x + self.mlp.forward(&self.layer_norm2.forward(&x)?)?
     }
 }
 
@@ -283,7 +227,9 @@ impl TextTransformer {
 /// The vision tower (`vision_model.*`): patches + class token + positions →
 /// pre-LayerNorm → transformer → post-LayerNorm of the class token.
 pub struct VisionTransformer {
-    patch_embedding: Tensor, // [width, 3, p, p], a stride-p convolution without bias
+    /// The stride-p convolution `[width, 3, p, p]` without bias, as a product
+    /// with rows of 3·p·p pixels.
+    patch_embedding: Linear,
     class_embedding: Tensor,
     position_embedding: Tensor,
     pre_layernorm: LayerNorm,
@@ -298,9 +244,13 @@ impl VisionTransformer {
         let cells = (cfg.image_size / p).pow(2);
         let embeddings = vb.pp("embeddings");
         Ok(VisionTransformer {
-            patch_embedding: embeddings
-                .pp("patch_embedding")
-                .get((d, 3, p, p), "weight")?,
+            patch_embedding: Linear::new(
+                embeddings
+                    .pp("patch_embedding")
+                    .get((d, 3, p, p), "weight")?
+                    .reshape((d, 3 * p * p))?,
+                None,
+            )?,
             class_embedding: embeddings.get(d, "class_embedding")?,
             position_embedding: embeddings
                 .pp("position_embedding")
@@ -317,9 +267,13 @@ impl VisionTransformer {
     pub fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
         let (b, _, h, w) = pixels.dims4()?;
         let (p, d) = (self.patch, self.class_embedding.dim(0)?);
-        // The stride-p convolution as one matrix product over flattened patches.
-        let patches = crate::autoencoder::patch_product(pixels, &self.patch_embedding, p)?
-            .reshape((b, (h / p) * (w / p), d))?;
+        // [b, 3, gh, p, gw, p] → one row of 3·p·p pixels per patch.
+        let (gh, gw) = (h / p, w / p);
+        let rows = pixels
+            .reshape((b, 3, gh, p, gw, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .reshape((b, gh * gw, 3 * p * p))?;
+        let patches = self.patch_embedding.forward(&rows)?;
         let class = self.class_embedding.reshape((1, 1, d))?.repeat((b, 1, 1))?;
         let x = Tensor::cat(&[class, patches], 1)?.broadcast_add(&self.position_embedding)?;
         let x = self
@@ -346,15 +300,17 @@ impl ClipModel {
             cfg: cfg.clone(),
             text_model: TextTransformer::new(vb.pp("text_model"), &cfg.text_config)?,
             vision_model: VisionTransformer::new(vb.pp("vision_model"), &cfg.vision_config)?,
-            text_projection: candle_nn::linear_no_bias(
+            text_projection: Linear::load(
+                vb.pp("text_projection"),
                 cfg.text_config.hidden_size,
                 e,
-                vb.pp("text_projection"),
+                false,
             )?,
-            visual_projection: candle_nn::linear_no_bias(
+            visual_projection: Linear::load(
+                vb.pp("visual_projection"),
                 cfg.vision_config.hidden_size,
                 e,
-                vb.pp("visual_projection"),
+                false,
             )?,
             logit_scale: vb.get((), "logit_scale")?,
         })
