@@ -14,10 +14,9 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use clip_art::clip::vit::{ClipConfig, VisionTransformer};
 
-/// The allocator of the `clip-art` binary, so the bench measures what it runs:
-/// candle allocates a fresh buffer for every intermediate tensor.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The allocator of the `clip-art` binary, so the bench measures what it runs.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 /// The median of the timed runs and, in brackets, the fastest: this machine's
 /// neighbours make single runs vary by ±20%.
@@ -32,7 +31,7 @@ fn summary(seconds: &[f64]) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
-    clip_art::device::keep_freed_memory();
+    allocator::keep_freed_memory();
     let batches: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

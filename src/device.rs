@@ -47,18 +47,6 @@ pub fn open(choice: DeviceChoice) -> candle_core::Result<Device> {
     }
 }
 
-/// candle allocates a fresh buffer for every intermediate tensor, and mimalloc
-/// (the binaries' allocator) hands freed memory back to the kernel after 10 ms.
-/// Getting it back costs page faults that zero every page: 40% of a ViT-B/32
-/// pass at batch 32. This keeps freed memory for reuse instead, so the
-/// process stays at its peak size. Call it first thing in `main`.
-pub fn keep_freed_memory() {
-    // mimalloc's `mi_option_purge_delay` (15 in mimalloc 2 and 3; -1: never purge).
-    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    // SAFETY: setting an option is a plain store that mimalloc allows at any time.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

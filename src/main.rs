@@ -17,12 +17,7 @@ use clip_art::picture::{Picture, write_atomically};
 use clip_art::shapes::{Shape, ShapeBatch, ShapeSpec};
 use clip_art::vae::{self, Vae};
 
-/// candle allocates a fresh buffer for every intermediate tensor; the system
-/// allocator hands large ones back to the kernel each time, and the page faults
-/// of getting them again took a third of each training step.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+mod allocator;
 mod clip_commands;
 mod generate_commands;
 
@@ -312,7 +307,7 @@ impl TrainingArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    clip_art::device::keep_freed_memory();
+    allocator::keep_freed_memory();
     match Cli::parse().command {
         Command::OneHot { words, tokens } => print_one_hot(&words, tokens),
         Command::TrainShapes { training, out } => {

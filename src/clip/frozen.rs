@@ -105,10 +105,10 @@ fn attach(
     )
 }
 
-// ANCHOR: linear
 /// x · Wᵀ + b over the last dimension, W `[out, in]` as in `candle_nn::Linear`.
 /// Backward: the gradient at x is the gradient at the output times W.
-/// The weights are read once, when the layer is made.
+/// The weights are read once, when the layer is made, and kept twice: laid
+/// out for each direction, so neither pass transposes them on every call.
 pub struct Linear {
     /// Wᵀ `[in, out]`, for the forward pass.
     transposed: Blocks,
@@ -156,7 +156,6 @@ impl Linear {
         }
     }
 }
-// ANCHOR_END: linear
 
 /// A matrix `[k, n]` kept as contiguous blocks of its columns, one per CPU
 /// thread (one block elsewhere). A product then runs one matrix product per
@@ -322,7 +321,6 @@ impl candle_core::CustomOp1 for QuickGeluCpu {
     }
 }
 
-// ANCHOR: mlp
 /// The MLP of a transformer block, fc2(act(fc1(x))), as one node of the graph.
 /// Backward: through fc2, times the activation's slope at fc1's output, through fc1.
 pub struct Mlp {
@@ -350,7 +348,6 @@ impl Mlp {
         })
     }
 }
-// ANCHOR_END: mlp
 
 // ANCHOR: attention
 /// Multi-head self-attention as one node of the graph: for each head,

@@ -4,9 +4,11 @@
 //!
 //! Why not `candle_transformers::models::clip`? Its LayerNorm and softmax are
 //! fused ops that record no backward pass: the gradient never reaches the
-//! image, and guidance (chapter 6) needs exactly that gradient. Every op here
-//! is differentiable, and a test checks the gradient at the pixels against
-//! finite differences.
+//! image, and guidance (chapter 6) needs exactly that gradient. Every layer
+//! here is a frozen layer ([`super::frozen`]) with a hand-derived backward
+//! pass to its input, and a test checks the gradient at the pixels against
+//! PyTorch's and finite differences. Nothing here trains CLIP: its weights
+//! get no gradient.
 
 use std::path::Path;
 
