@@ -192,6 +192,9 @@ impl Blocks {
     fn times(&self, x: &Tensor) -> Result<Tensor> {
         use rayon::prelude::*;
         let k = self.0[0].dim(0)?;
+        if x.dim(D::Minus1)? != k {
+            candle_core::bail!("a layer of {k} inputs got a tensor of shape {:?}", x.dims())
+        }
         let rows = x.reshape((x.elem_count() / k, k))?;
         let products = self
             .0
@@ -494,6 +497,17 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_input_width_is_an_error_naming_both() {
+        let layer = Linear::new(random(&[3, 4], 1), None).unwrap();
+        // 2 × 6 values would fit 3 rows of 4, but the rows are 6 wide.
+        let error = layer.forward(&random(&[2, 6], 2)).unwrap_err().to_string();
+        assert!(
+            error.contains("4 inputs") && error.contains("[2, 6]"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn layer_norm_matches_plain_ops_and_their_autograd() {
         let (weight, bias) = (random(&[6], 3), random(&[6], 4));
         agree(
@@ -613,7 +627,7 @@ mod tests {
     }
 
     #[test]
-    fn weights_get_no_gradient_and_untracked_inputs_are_not_copied() {
+    fn weights_get_no_gradient_and_untracked_inputs_record_nothing() {
         let weight = Var::from_tensor(&random(&[3, 4], 1)).unwrap();
         let x = Var::from_tensor(&random(&[2, 4], 2)).unwrap();
         let grads = Linear::new(weight.as_tensor().clone(), None)
