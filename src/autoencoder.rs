@@ -90,18 +90,25 @@ impl Module for PatchConv {
 
 /// The stride-k convolution without bias: every k×k patch of `x` `[n, c, h, w]`
 /// times the kernel `[out, c, k, k]`, as one matrix product → `[n, h/k, w/k, out]`.
-/// Also CLIP's patch embedding (chapter 5).
 pub(crate) fn patch_product(x: &Tensor, kernel: &Tensor, k: usize) -> candle_core::Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     let out = kernel.dim(0)?;
+    let patches = patch_rows(x, k)?;
+    let kernel = kernel.reshape((out, c * k * k))?;
+    patches
+        .matmul(&kernel.t()?)?
+        .reshape((n, h / k, w / k, out))
+}
+
+/// Every k×k patch of `x` `[n, c, h, w]` as one row of c·k·k values, patches
+/// in reading order: `[n·(h/k)·(w/k), c·k·k]`. Also CLIP's patch embedding (chapter 5).
+pub(crate) fn patch_rows(x: &Tensor, k: usize) -> candle_core::Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
     let (gh, gw) = (h / k, w / k);
     // [n, c, gh, k, gw, k] → [n, gh, gw, c, k, k]: one row per patch.
-    let patches = x
-        .reshape((n, c, gh, k, gw, k))?
+    x.reshape((n, c, gh, k, gw, k))?
         .permute((0, 2, 4, 1, 3, 5))?
-        .reshape((n * gh * gw, c * k * k))?;
-    let kernel = kernel.reshape((out, c * k * k))?;
-    patches.matmul(&kernel.t()?)?.reshape((n, gh, gw, out))
+        .reshape((n * gh * gw, c * k * k))
 }
 
 /// The transpose: every input cell paints its own k×k output patch. Same

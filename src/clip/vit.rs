@@ -269,13 +269,11 @@ impl VisionTransformer {
     pub fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
         let (b, _, h, w) = pixels.dims4()?;
         let (p, d) = (self.patch, self.class_embedding.dim(0)?);
-        // [b, 3, gh, p, gw, p] → one row of 3·p·p pixels per patch.
-        let (gh, gw) = (h / p, w / p);
-        let rows = pixels
-            .reshape((b, 3, gh, p, gw, p))?
-            .permute((0, 2, 4, 1, 3, 5))?
-            .reshape((b, gh * gw, 3 * p * p))?;
-        let patches = self.patch_embedding.forward(&rows)?;
+        let rows = crate::autoencoder::patch_rows(pixels, p)?;
+        let patches = self
+            .patch_embedding
+            .forward(&rows)?
+            .reshape((b, (h / p) * (w / p), d))?;
         let class = self.class_embedding.reshape((1, 1, d))?.repeat((b, 1, 1))?;
         let x = Tensor::cat(&[class, patches], 1)?.broadcast_add(&self.position_embedding)?;
         let x = self
