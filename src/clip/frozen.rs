@@ -11,7 +11,9 @@
 //! written with plain ops.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, D, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, D, Device, Layout, Result, Shape, Tensor};
+
+use super::kernels::{self, Values, with_element};
 use candle_nn::VarBuilder;
 
 /// A gradient from the output of a layer to its input.
@@ -107,21 +109,21 @@ fn attach(
 
 /// x · Wᵀ + b over the last dimension, W `[out, in]` as in `candle_nn::Linear`.
 /// Backward: the gradient at x is the gradient at the output times W.
-/// The weights are read once, when the layer is made, and kept twice: laid
+/// The weights are copied when the layer is made, and kept twice: laid
 /// out for each direction, so neither pass transposes them on every call.
 pub struct Linear {
     /// Wᵀ `[in, out]`, for the forward pass.
-    transposed: Blocks,
+    transposed: Tensor,
     /// W `[out, in]`, for the backward pass.
-    weight: Blocks,
+    weight: Tensor,
     bias: Option<Tensor>,
 }
 
 impl Linear {
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
         Ok(Linear {
-            transposed: Blocks::new(&weight.t()?)?,
-            weight: Blocks::new(&weight)?,
+            transposed: weight.t()?.detach().force_contiguous()?,
+            weight: weight.detach().force_contiguous()?,
             bias: bias.map(|b| b.detach()),
         })
     }
@@ -138,73 +140,82 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, kernels::take(x))
+    }
+
+    /// With the CPU kernels or with candle ops.
+    fn forward_with(&self, x: &Tensor, cpu: bool) -> Result<Tensor> {
         let weight = self.weight.clone();
         attach(
             "frozen-linear",
             x,
-            self.product(&x.detach())?,
-            move |_, _, grad| weight.times(grad),
+            self.product(&x.detach(), cpu)?,
+            move |_, _, grad| times_sum(&[(grad, &weight)], None, cpu),
         )
     }
 
     /// The forward pass alone, recording nothing.
-    fn product(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.transposed.times(x)?;
-        match &self.bias {
-            Some(bias) => y.broadcast_add(bias),
-            None => Ok(y),
-        }
+    fn product(&self, x: &Tensor, cpu: bool) -> Result<Tensor> {
+        times_sum(&[(x, &self.transposed)], self.bias.as_ref(), cpu)
     }
 }
 
-/// A matrix `[k, n]` kept as contiguous blocks of its columns, one per CPU
-/// thread (one block elsewhere). A product then runs one matrix product per
-/// block, side by side. For the few rows of one picture (50 tokens) candle's
-/// matrix product keeps to one core; the blocks use them all: ViT-B/32's
-/// linear layers at batch 1 ran 1.4–2× faster, and as fast as before at
-/// batch 32. Contiguous blocks also spare the product repacking a transposed
-/// view on every call.
-#[derive(Clone)]
-struct Blocks(Vec<Tensor>);
-
-impl Blocks {
-    fn new(matrix: &Tensor) -> Result<Blocks> {
-        let (_, n) = matrix.dims2()?;
-        let threads = if matrix.device().is_cpu() {
-            candle_core::utils::get_num_threads()
-        } else {
-            1
-        };
-        let width = n.div_ceil(threads.clamp(1, n));
-        (0..n)
-            .step_by(width)
-            .map(|start| {
-                matrix
-                    .narrow(1, start, width.min(n - start))?
-                    .detach()
-                    .contiguous()
-            })
-            .collect::<Result<_>>()
-            .map(Blocks)
-    }
-
-    /// `x` `[…, k]` times the matrix: `[…, n]`.
-    fn times(&self, x: &Tensor) -> Result<Tensor> {
-        use rayon::prelude::*;
-        let k = self.0[0].dim(0)?;
-        if x.dim(D::Minus1)? != k {
-            candle_core::bail!("a layer of {k} inputs got a tensor of shape {:?}", x.dims())
+/// Σ xᵢ · mᵢ (+ bias), each xᵢ `[…, k]` and each mᵢ `[k, n]`: `[…, n]`.
+fn times_sum(terms: &[(&Tensor, &Tensor)], bias: Option<&Tensor>, cpu: bool) -> Result<Tensor> {
+    let (k, n) = terms[0].1.dims2()?;
+    let x = terms[0].0;
+    for (term, _) in terms {
+        if term.dims() != x.dims() || term.dim(D::Minus1)? != k {
+            candle_core::bail!(
+                "a layer of {k} inputs got a tensor of shape {:?}",
+                term.dims()
+            )
         }
-        let rows = x.reshape((x.elem_count() / k, k))?;
-        let products = self
-            .0
-            .par_iter()
-            .map(|block| rows.matmul(block))
+    }
+    let mut shape = x.dims().to_vec();
+    *shape.last_mut().expect("x has a last dimension") = n;
+    if !cpu {
+        let rows = x.elem_count() / k;
+        let mut sum = match bias {
+            Some(bias) => bias.unsqueeze(0)?.broadcast_as((rows, n))?.contiguous()?,
+            None => Tensor::zeros((rows, n), x.dtype(), x.device())?,
+        };
+        for (x, m) in terms {
+            sum = (sum + x.reshape((rows, k))?.matmul(m)?)?;
+        }
+        return sum.reshape(shape);
+    }
+    let contiguous = |t: &Tensor| t.contiguous();
+    let xs = terms
+        .iter()
+        .map(|(x, _)| contiguous(x))
+        .collect::<Result<Vec<_>>>()?;
+    let ms = terms
+        .iter()
+        .map(|(_, m)| contiguous(m))
+        .collect::<Result<Vec<_>>>()?;
+    let bias = bias.map(contiguous).transpose()?;
+    let xs = xs.iter().map(Values::of).collect::<Result<Vec<_>>>()?;
+    let ms = ms.iter().map(Values::of).collect::<Result<Vec<_>>>()?;
+    let bias = bias.as_ref().map(Values::of).transpose()?;
+    with_element!(x.dtype(), T => {
+        let terms = xs
+            .iter()
+            .zip(&ms)
+            .map(|(x, m)| Ok((x.get::<T>()?, m.get::<T>()?)))
             .collect::<Result<Vec<_>>>()?;
-        let product = Tensor::cat(&products, 1)?;
-        let mut shape = x.dims().to_vec();
-        *shape.last_mut().expect("x has a last dimension") = product.dim(1)?;
-        product.reshape(shape)
+        let bias = bias.as_ref().map(|b| b.get::<T>()).transpose()?;
+        Tensor::from_vec(kernels::times_sum(&terms, k, n, bias), shape, &Device::Cpu)
+    })
+}
+
+/// LayerNorm over the last dimension (see [`layer_norm_ops`]), with the
+/// CPU kernels where they apply.
+pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    if kernels::take(x) {
+        layer_norm_cpu(x, weight, bias, eps)
+    } else {
+        layer_norm_ops(x, weight, bias, eps)
     }
 }
 
@@ -212,7 +223,7 @@ impl Blocks {
 /// LayerNorm over the last dimension: x̂ = (x − mean) / √(var + ε), then
 /// x̂ · weight + bias. Backward, with g = (gradient at the output) · weight:
 /// the gradient at x is (g − mean(g) − x̂ · mean(g · x̂)) / √(var + ε).
-pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+fn layer_norm_ops(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
     let detached = x.detach();
     let centred = detached.broadcast_sub(&detached.mean_keepdim(D::Minus1)?)?;
     let inverse_std = (centred.sqr()?.mean_keepdim(D::Minus1)? + eps)?
@@ -231,6 +242,43 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
 }
 // ANCHOR_END: layer_norm
 
+/// [`layer_norm`] with the CPU kernels: one pass over each row each way.
+fn layer_norm_cpu(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    let (shape, rows) = (x.dims().to_vec(), x.elem_count() / weight.elem_count());
+    let (x_values, weight, bias) = (
+        x.contiguous()?,
+        weight.detach().contiguous()?,
+        bias.contiguous()?,
+    );
+    let (y, normalised, inverse_std) = {
+        let (xs, ws, bs) = (
+            Values::of(&x_values)?,
+            Values::of(&weight)?,
+            Values::of(&bias)?,
+        );
+        with_element!(x.dtype(), T => {
+            let eps = <T as candle_core::WithDType>::from_f64(eps);
+            let (y, normalised, inverse_std) = kernels::layer_norm::<T>(xs.get()?, ws.get()?, bs.get()?, eps);
+            (
+                Tensor::from_vec(y, shape.as_slice(), &Device::Cpu)?,
+                Tensor::from_vec(normalised, shape.as_slice(), &Device::Cpu)?,
+                Tensor::from_vec(inverse_std, rows, &Device::Cpu)?,
+            )
+        })
+    };
+    attach("frozen-layer-norm", x, y, move |_, _, grad| {
+        let grad = grad.contiguous()?;
+        let values = [&grad, &weight, &normalised, &inverse_std].map(Values::of);
+        let [g, w, n, s] = values;
+        let (g, w, n, s) = (g?, w?, n?, s?);
+        with_element!(grad.dtype(), T => Tensor::from_vec(
+            kernels::layer_norm_backward::<T>(g.get()?, w.get()?, n.get()?, s.get()?),
+            grad.shape(),
+            &Device::Cpu,
+        ))
+    })
+}
+
 /// The activation inside each MLP block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -242,22 +290,18 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn apply(self, x: &Tensor) -> Result<Tensor> {
+    fn apply(self, x: &Tensor, cpu: bool) -> Result<Tensor> {
         match self {
-            Activation::QuickGelu if QuickGeluCpu::takes(x) => {
-                x.apply_op1_no_bwd(&QuickGeluCpu { slope: false })
-            }
+            Activation::QuickGelu if cpu => quick_gelu_cpu(x, false),
             Activation::QuickGelu => x * candle_nn::ops::sigmoid(&(x * 1.702)?)?,
             Activation::Gelu => x.gelu_erf(),
         }
     }
 
     /// The derivative at x.
-    fn slope(self, x: &Tensor) -> Result<Tensor> {
+    fn slope(self, x: &Tensor, cpu: bool) -> Result<Tensor> {
         match self {
-            Activation::QuickGelu if QuickGeluCpu::takes(x) => {
-                x.apply_op1_no_bwd(&QuickGeluCpu { slope: true })
-            }
+            Activation::QuickGelu if cpu => quick_gelu_cpu(x, true),
             // σ(ax) + a·x·σ(ax)·(1 − σ(ax)), a = 1.702
             Activation::QuickGelu => {
                 let s = candle_nn::ops::sigmoid(&(x * 1.702)?)?;
@@ -273,55 +317,16 @@ impl Activation {
     }
 }
 
-/// QuickGELU x·σ(1.702x), or its slope, in one pass on every core. The same
-/// formula in candle ops takes four passes, and candle's CPU sigmoid runs on
-/// one core. Other devices and dtypes use the ops; a test holds the two equal.
-struct QuickGeluCpu {
-    slope: bool,
-}
-
-impl QuickGeluCpu {
-    fn takes(x: &Tensor) -> bool {
-        x.device().is_cpu()
-            && matches!(x.dtype(), candle_core::DType::F32 | candle_core::DType::F64)
-    }
-
-    fn map<T: num_traits::Float + Send + Sync>(&self, x: &[T]) -> Vec<T> {
-        use rayon::prelude::*;
-        let a = T::from(1.702).expect("a float holds 1.702");
-        let mut out = vec![T::zero(); x.len()];
-        out.par_chunks_mut(1 << 14)
-            .zip(x.par_chunks(1 << 14))
-            .for_each(|(out, x)| {
-                for (y, &x) in out.iter_mut().zip(x) {
-                    let s = (T::one() + (-a * x).exp()).recip();
-                    *y = if self.slope {
-                        s + a * x * s * (T::one() - s)
-                    } else {
-                        x * s
-                    };
-                }
-            });
-        out
-    }
-}
-
-impl candle_core::CustomOp1 for QuickGeluCpu {
-    fn name(&self) -> &'static str {
-        "quick-gelu"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("quick-gelu takes a contiguous tensor")
-        };
-        let values = match storage {
-            CpuStorage::F32(x) => CpuStorage::F32(self.map(&x[start..end])),
-            CpuStorage::F64(x) => CpuStorage::F64(self.map(&x[start..end])),
-            other => candle_core::bail!("quick-gelu takes f32 or f64, not {:?}", other.dtype()),
-        };
-        Ok((values, layout.shape().clone()))
-    }
+/// QuickGELU or its slope in one pass on every core: the formula in candle
+/// ops takes four passes, and candle's CPU sigmoid runs on one core.
+fn quick_gelu_cpu(x: &Tensor, slope: bool) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    let values = Values::of(&x)?;
+    with_element!(x.dtype(), T => Tensor::from_vec(
+        kernels::quick_gelu::<T>(values.get()?, slope),
+        x.shape(),
+        &Device::Cpu,
+    ))
 }
 
 /// The MLP of a transformer block, fc2(act(fc1(x))), as one node of the graph.
@@ -342,17 +347,25 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let hidden = self.fc1.product(&x.detach())?;
-        let y = self.fc2.product(&self.activation.apply(&hidden)?)?;
+        self.forward_with(x, kernels::take(x))
+    }
+
+    /// With the CPU kernels or with candle ops.
+    fn forward_with(&self, x: &Tensor, cpu: bool) -> Result<Tensor> {
+        let hidden = self.fc1.product(&x.detach(), cpu)?;
+        let y = self
+            .fc2
+            .product(&self.activation.apply(&hidden, cpu)?, cpu)?;
         let (w1, w2) = (self.fc1.weight.clone(), self.fc2.weight.clone());
         let activation = self.activation;
         attach("frozen-mlp", x, y, move |_, _, grad| {
-            w1.times(&(w2.times(grad)? * activation.slope(&hidden)?)?)
+            let at_hidden =
+                (times_sum(&[(grad, &w2)], None, cpu)? * activation.slope(&hidden, cpu)?)?;
+            times_sum(&[(&at_hidden, &w1)], None, cpu)
         })
     }
 }
 
-// ANCHOR: attention
 /// Multi-head self-attention as one node of the graph: for each head,
 /// P = softmax(Q·Kᵀ/√d + mask), output P·V; the heads side by side go
 /// through the output projection.
@@ -377,30 +390,53 @@ impl Attention {
 
     /// `x`: `[b, n, d]`; `mask`: added to the `[n, n]` scores (causal text).
     pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        self.forward_first(x, x.dim(1)?, mask)
+    }
+
+    /// The outputs of the first `queries` tokens alone, `[b, queries, d]`;
+    /// every token is still a key and a value. The vision tower's last
+    /// layer needs only its class token's output.
+    pub fn forward_first(
+        &self,
+        x: &Tensor,
+        queries: usize,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        if kernels::take(x) {
+            self.forward_cpu(x, queries, mask)
+        } else {
+            self.forward_ops(x, queries, mask)
+        }
+    }
+
+    // ANCHOR: attention
+    /// With candle ops, on every device.
+    fn forward_ops(&self, x: &Tensor, queries: usize, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, n, d) = x.dims3()?;
         let (heads, size) = (self.heads, d / self.heads);
         let scale = (size as f64).powf(-0.5);
-        // [b, n, d] ↔ [b, heads, n, size]
+        // [b, rows, d] ↔ [b, heads, rows, size]
         let split = move |t: &Tensor| {
-            t.reshape((b, n, heads, size))?
+            t.reshape((b, t.dim(1)?, heads, size))?
                 .transpose(1, 2)?
                 .contiguous()
         };
-        let merge = move |t: &Tensor| t.transpose(1, 2)?.reshape((b, n, d));
+        let merge = move |t: &Tensor| t.transpose(1, 2)?.reshape((b, t.dim(2)?, d));
         let detached = x.detach();
-        let q = split(&(self.q.product(&detached)? * scale)?)?;
-        let k = split(&self.k.product(&detached)?)?;
-        let v = split(&self.v.product(&detached)?)?;
+        let asking = detached.narrow(1, 0, queries)?;
+        let q = split(&(self.q.product(&asking, false)? * scale)?)?;
+        let k = split(&self.k.product(&detached, false)?)?;
+        let v = split(&self.v.product(&detached, false)?)?;
         let mut scores = q.matmul(&k.t()?)?;
         if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
+            scores = scores.broadcast_add(&mask.narrow(0, 0, queries)?)?;
         }
         let p = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = self.out.product(&merge(&p.matmul(&v)?)?)?;
+        let y = self.out.product(&merge(&p.matmul(&v)?)?, false)?;
         let weights = [&self.q, &self.k, &self.v, &self.out].map(|l| l.weight.clone());
         attach("frozen-attention", x, y, move |_, _, grad| {
             let [wq, wk, wv, wout] = &weights;
-            let at_mixed = split(&wout.times(grad)?)?;
+            let at_mixed = split(&times_sum(&[(grad, wout)], None, false)?)?;
             let at_v = p.t()?.matmul(&at_mixed)?;
             // Softmax backward: P · (G − Σ G · P) along each row.
             let at_p = at_mixed.matmul(&v.t()?)?;
@@ -408,11 +444,65 @@ impl Attention {
             let at_scores = (&p * at_p.broadcast_sub(&along)?)?;
             let at_q = (at_scores.matmul(&k)? * scale)?;
             let at_k = at_scores.t()?.matmul(&q)?;
-            wq.times(&merge(&at_q)?)? + wk.times(&merge(&at_k)?)? + wv.times(&merge(&at_v)?)?
+            // The tokens that did not ask get no gradient through q.
+            let at_q = merge(&at_q)?.pad_with_zeros(1, 0, n - queries)?;
+            let (at_k, at_v) = (merge(&at_k)?, merge(&at_v)?);
+            times_sum(&[(&at_q, wq), (&at_k, wk), (&at_v, wv)], None, false)
+        })
+    }
+    // ANCHOR_END: attention
+
+    /// [`Attention::forward_ops`] with the CPU kernels: the heads are read
+    /// and written where they lie in q, k, v and the output, with no copies.
+    fn forward_cpu(&self, x: &Tensor, queries: usize, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (batch, tokens, d) = x.dims3()?;
+        let shape = kernels::Heads {
+            batch,
+            tokens,
+            queries,
+            heads: self.heads,
+            size: d / self.heads,
+        };
+        let scale = (shape.size as f64).powf(-0.5);
+        let detached = x.detach();
+        let q = self.q.product(&detached.narrow(1, 0, queries)?, true)?;
+        let (k, v) = (
+            self.k.product(&detached, true)?,
+            self.v.product(&detached, true)?,
+        );
+        let mask = mask.map(|m| m.contiguous()).transpose()?;
+        let (mixed, p) = {
+            let (qs, ks, vs) = (Values::of(&q)?, Values::of(&k)?, Values::of(&v)?);
+            let mask = mask.as_ref().map(Values::of).transpose()?;
+            with_element!(x.dtype(), T => {
+                let mask = mask.as_ref().map(|m| m.get::<T>()).transpose()?;
+                let scale = <T as candle_core::WithDType>::from_f64(scale);
+                let (mixed, p) = kernels::attention::<T>(shape, (qs.get()?, ks.get()?, vs.get()?), mask, scale);
+                (
+                    Tensor::from_vec(mixed, (batch, queries, d), &Device::Cpu)?,
+                    Tensor::from_vec(p, (batch, self.heads, queries, tokens), &Device::Cpu)?,
+                )
+            })
+        };
+        let y = self.out.product(&mixed, true)?;
+        let weights = [&self.q, &self.k, &self.v, &self.out].map(|l| l.weight.clone());
+        attach("frozen-attention", x, y, move |_, _, grad| {
+            let [wq, wk, wv, wout] = &weights;
+            let at_mixed = times_sum(&[(grad, wout)], None, true)?;
+            let [at_q, at_k, at_v] = {
+                let values = [&q, &k, &v, &p, &at_mixed].map(Values::of);
+                let [qs, ks, vs, ps, gs] = values;
+                let (qs, ks, vs, ps, gs) = (qs?, ks?, vs?, ps?, gs?);
+                with_element!(grad.dtype(), T => {
+                    let scale = <T as candle_core::WithDType>::from_f64(scale);
+                    kernels::attention_backward::<T>(shape, (qs.get()?, ks.get()?, vs.get()?), ps.get()?, gs.get()?, scale)
+                        .map(|at| Tensor::from_vec(at, (batch, tokens, d), &Device::Cpu))
+                })
+            };
+            times_sum(&[(&at_q?, wq), (&at_k?, wk), (&at_v?, wv)], None, true)
         })
     }
 }
-// ANCHOR_END: attention
 
 #[cfg(test)]
 mod tests {
@@ -480,20 +570,25 @@ mod tests {
 
     #[test]
     fn linear_matches_candle_nn_and_its_autograd() {
-        let (weight, bias) = (random(&[5, 7], 3), random(&[5], 4));
-        let layer = candle_nn::Linear::new(weight.clone(), Some(bias.clone()));
-        agree(
-            &[2, 3, 7],
-            1e-9,
-            |x| Linear::new(weight.clone(), Some(bias.clone()))?.forward(x),
-            |x| candle_core::Module::forward(&layer, x),
-        );
-        agree(
-            &[4, 7],
-            1e-9,
-            |x| Linear::new(weight.clone(), None)?.forward(x),
-            |x| x.matmul(&weight.t()?),
-        );
+        // 40 outputs: the CPU kernel splits them into column blocks.
+        for outputs in [5, 40] {
+            let (weight, bias) = (random(&[outputs, 7], 3), random(&[outputs], 4));
+            let layer = candle_nn::Linear::new(weight.clone(), Some(bias.clone()));
+            for cpu in [true, false] {
+                agree(
+                    &[2, 3, 7],
+                    1e-9,
+                    |x| Linear::new(weight.clone(), Some(bias.clone()))?.forward_with(x, cpu),
+                    |x| candle_core::Module::forward(&layer, x),
+                );
+                agree(
+                    &[4, 7],
+                    1e-9,
+                    |x| Linear::new(weight.clone(), None)?.forward_with(x, cpu),
+                    |x| x.matmul(&weight.t()?),
+                );
+            }
+        }
     }
 
     #[test]
@@ -510,18 +605,25 @@ mod tests {
     #[test]
     fn layer_norm_matches_plain_ops_and_their_autograd() {
         let (weight, bias) = (random(&[6], 3), random(&[6], 4));
+        let plain = |x: &Tensor| {
+            let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+            let variance = centred.sqr()?.mean_keepdim(D::Minus1)?;
+            centred
+                .broadcast_div(&(variance + 1e-5)?.sqrt()?)?
+                .broadcast_mul(&weight)?
+                .broadcast_add(&bias)
+        };
         agree(
             &[2, 3, 6],
             1e-9,
-            |x| layer_norm(x, &weight, &bias, 1e-5),
-            |x| {
-                let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
-                let variance = centred.sqr()?.mean_keepdim(D::Minus1)?;
-                centred
-                    .broadcast_div(&(variance + 1e-5)?.sqrt()?)?
-                    .broadcast_mul(&weight)?
-                    .broadcast_add(&bias)
-            },
+            |x| layer_norm_cpu(x, &weight, &bias, 1e-5),
+            plain,
+        );
+        agree(
+            &[2, 3, 6],
+            1e-9,
+            |x| layer_norm_ops(x, &weight, &bias, 1e-5),
+            plain,
         );
     }
 
@@ -539,7 +641,10 @@ mod tests {
         );
         // candle's own GELU backward rounds 1/√(2π) to 0.398942, so it is
         // only that close to the exact slope.
-        for (activation, tolerance) in [(Activation::QuickGelu, 1e-9), (Activation::Gelu, 1e-5)] {
+        let cases = [(Activation::QuickGelu, 1e-9), (Activation::Gelu, 1e-5)];
+        for ((activation, tolerance), cpu) in
+            cases.into_iter().flat_map(|c| [(c, true), (c, false)])
+        {
             let mlp = Mlp::new(
                 Linear::new(w1.clone(), Some(b1.clone())).unwrap(),
                 Linear::new(w2.clone(), Some(b2.clone())).unwrap(),
@@ -548,7 +653,7 @@ mod tests {
             agree(
                 &[2, 3, 6],
                 tolerance,
-                |x| mlp.forward(x),
+                |x| mlp.forward_with(x, cpu),
                 |x| {
                     use candle_core::Module;
                     let h = plain_linear(&w1, &b1).forward(x)?;
@@ -565,14 +670,12 @@ mod tests {
     #[test]
     fn the_one_pass_quick_gelu_equals_its_formula() {
         let x = random(&[3, 40], 7);
-        let a = (&x * 1.702).unwrap();
-        let s = candle_nn::ops::sigmoid(&a).unwrap();
-        let value = (&x * &s).unwrap();
-        let slope = (&s + (&a * &s).unwrap() * (1.0 - &s).unwrap()).unwrap();
+        let gelu = Activation::QuickGelu;
         for (fused, formula) in [
-            (Activation::QuickGelu.apply(&x).unwrap(), value),
-            (Activation::QuickGelu.slope(&x).unwrap(), slope),
+            (gelu.apply(&x, true), gelu.apply(&x, false)),
+            (gelu.slope(&x, true), gelu.slope(&x, false)),
         ] {
+            let (fused, formula) = (fused.unwrap(), formula.unwrap());
             let difference = (fused - formula)
                 .unwrap()
                 .abs()
@@ -595,11 +698,16 @@ mod tests {
             .map(|k| if k % n > k / n { -1e9 } else { 0.0 })
             .collect();
         let causal = Tensor::from_vec(causal, (n, n), &Device::Cpu).unwrap();
-        for mask in [None, Some(&causal)] {
+        let paths = [Attention::forward_cpu, Attention::forward_ops];
+        let cases = [None, Some(&causal)]
+            .into_iter()
+            .flat_map(|mask| [n, 2].map(|queries| (mask, queries)))
+            .flat_map(|case| paths.map(|path| (case, path)));
+        for ((mask, queries), path) in cases {
             agree(
                 &[b, n, d],
                 1e-9,
-                |x| attention.forward(x, mask),
+                |x| path(&attention, x, queries, mask),
                 |x| {
                     use candle_core::Module;
                     let project =
@@ -620,7 +728,7 @@ mod tests {
                         .exp()?;
                     let p = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
                     let mixed = p.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
-                    project(3, &mixed)
+                    project(3, &mixed)?.narrow(1, 0, queries)
                 },
             );
         }

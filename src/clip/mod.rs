@@ -4,6 +4,7 @@
 
 pub mod ensemble;
 pub mod frozen;
+mod kernels;
 pub mod loss;
 pub mod mini;
 pub mod preprocess;

@@ -145,9 +145,20 @@ impl Block {
     }
 
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        let x = (x + self
+        self.forward_first(x, x.dim(1)?, mask)
+    }
+
+    /// The outputs of the first `tokens` tokens alone, `[b, tokens, d]`.
+    fn forward_first(
+        &self,
+        x: &Tensor,
+        tokens: usize,
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let attended = self
             .attention
-            .forward(&self.layer_norm1.forward(x)?, mask)?)?;
+            .forward_first(&self.layer_norm1.forward(x)?, tokens, mask)?;
+        let x = (x.narrow(1, 0, tokens)? + attended)?;
         &x + self.mlp.forward(&self.layer_norm2.forward(&x)?)?
     }
 }
@@ -166,9 +177,25 @@ impl Encoder {
     }
 
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        self.forward_first(x, x.dim(1)?, mask)
+    }
+
+    /// The outputs of the first `tokens` tokens alone: the last block
+    /// computes no others, as nothing after it reads them.
+    fn forward_first(
+        &self,
+        x: &Tensor,
+        tokens: usize,
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
         let mut x = x.clone();
-        for block in &self.blocks {
-            x = block.forward(&x, mask)?;
+        let last = self.blocks.len().saturating_sub(1);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = if i == last {
+                block.forward_first(&x, tokens, mask)?
+            } else {
+                block.forward(&x, mask)?
+            };
         }
         Ok(x)
     }
@@ -276,10 +303,11 @@ impl VisionTransformer {
             .reshape((b, (h / p) * (w / p), d))?;
         let class = self.class_embedding.reshape((1, 1, d))?.repeat((b, 1, 1))?;
         let x = Tensor::cat(&[class, patches], 1)?.broadcast_add(&self.position_embedding)?;
+        // The class token's output is the picture's features.
         let x = self
             .encoder
-            .forward(&self.pre_layernorm.forward(&x)?, None)?;
-        self.post_layernorm.forward(&x.narrow(1, 0, 1)?.squeeze(1)?)
+            .forward_first(&self.pre_layernorm.forward(&x)?, 1, None)?;
+        self.post_layernorm.forward(&x.squeeze(1)?)
     }
 }
 
