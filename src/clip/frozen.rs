@@ -292,38 +292,40 @@ pub enum Activation {
 impl Activation {
     fn apply(self, x: &Tensor, cpu: bool) -> Result<Tensor> {
         match self {
-            Activation::QuickGelu if cpu => quick_gelu_cpu(x, false),
+            Activation::QuickGelu if cpu => quick_gelu_cpu(x, None),
             Activation::QuickGelu => x * candle_nn::ops::sigmoid(&(x * 1.702)?)?,
             Activation::Gelu => x.gelu_erf(),
         }
     }
 
-    /// The derivative at x.
-    fn slope(self, x: &Tensor, cpu: bool) -> Result<Tensor> {
+    /// The gradient at x, from `grad` at the activation: `grad` times the slope at x.
+    fn backward(self, x: &Tensor, grad: &Tensor, cpu: bool) -> Result<Tensor> {
         match self {
-            Activation::QuickGelu if cpu => quick_gelu_cpu(x, true),
+            Activation::QuickGelu if cpu => quick_gelu_cpu(x, Some(grad)),
             // σ(ax) + a·x·σ(ax)·(1 − σ(ax)), a = 1.702
             Activation::QuickGelu => {
                 let s = candle_nn::ops::sigmoid(&(x * 1.702)?)?;
-                &s + ((x * 1.702)? * &s)? * (1.0 - &s)?
+                grad * (&s + ((x * 1.702)? * &s)? * (1.0 - &s)?)?
             }
             // Φ(x) + x·φ(x)
             Activation::Gelu => {
                 let cdf = ((x / 2f64.sqrt())?.erf()? + 1.0)? * 0.5;
                 let density = (x.sqr()? * -0.5)?.exp()? / (2.0 * std::f64::consts::PI).sqrt();
-                cdf? + (x * density?)?
+                grad * (cdf? + (x * density?)?)?
             }
         }
     }
 }
 
-/// QuickGELU or its slope in one pass on every core: the formula in candle
-/// ops takes four passes, and candle's CPU sigmoid runs on one core.
-fn quick_gelu_cpu(x: &Tensor, slope: bool) -> Result<Tensor> {
+/// QuickGELU, or its backward from `grad`, in one pass on every core: the
+/// formula in candle ops takes four passes, and candle's CPU sigmoid runs on
+/// one core.
+fn quick_gelu_cpu(x: &Tensor, grad: Option<&Tensor>) -> Result<Tensor> {
     let x = x.contiguous()?;
-    let values = Values::of(&x)?;
+    let grad = grad.map(|g| g.contiguous()).transpose()?;
+    let (values, grad) = (Values::of(&x)?, grad.as_ref().map(Values::of).transpose()?);
     with_element!(x.dtype(), T => Tensor::from_vec(
-        kernels::quick_gelu::<T>(values.get()?, slope),
+        kernels::quick_gelu::<T>(values.get()?, grad.as_ref().map(|g| g.get()).transpose()?),
         x.shape(),
         &Device::Cpu,
     ))
@@ -359,8 +361,8 @@ impl Mlp {
         let (w1, w2) = (self.fc1.weight.clone(), self.fc2.weight.clone());
         let activation = self.activation;
         attach("frozen-mlp", x, y, move |_, _, grad| {
-            let at_hidden =
-                (times_sum(&[(grad, &w2)], None, cpu)? * activation.slope(&hidden, cpu)?)?;
+            let at_activation = times_sum(&[(grad, &w2)], None, cpu)?;
+            let at_hidden = activation.backward(&hidden, &at_activation, cpu)?;
             times_sum(&[(&at_hidden, &w1)], None, cpu)
         })
     }
@@ -669,11 +671,14 @@ mod tests {
 
     #[test]
     fn the_one_pass_quick_gelu_equals_its_formula() {
-        let x = random(&[3, 40], 7);
+        let (x, grad) = (random(&[3, 40], 7), random(&[3, 40], 8));
         let gelu = Activation::QuickGelu;
         for (fused, formula) in [
             (gelu.apply(&x, true), gelu.apply(&x, false)),
-            (gelu.slope(&x, true), gelu.slope(&x, false)),
+            (
+                gelu.backward(&x, &grad, true),
+                gelu.backward(&x, &grad, false),
+            ),
         ] {
             let (fused, formula) = (fused.unwrap(), formula.unwrap());
             let difference = (fused - formula)

@@ -203,10 +203,7 @@ pub fn times_sum<T: Element>(
     bias: Option<&[T]>,
 ) -> Vec<T> {
     let rows = terms[0].0.len() / k;
-    let mut dst = match bias {
-        Some(bias) => bias.repeat(rows),
-        None => vec![T::zero(); rows * n],
-    };
+    let mut dst = Vec::with_capacity(rows * n);
     let threads = candle_core::utils::get_num_threads().clamp(1, n.div_ceil(16));
     // Blocks of whole 16-column lanes.
     let width = n.div_ceil(threads).div_ceil(16) * 16;
@@ -214,7 +211,21 @@ pub fn times_sum<T: Element>(
     (0..n.div_ceil(width)).into_par_iter().for_each(|block| {
         let start = block * width;
         let columns = width.min(n - start);
-        for (term, &(x, m)) in terms.iter().enumerate() {
+        // Each block starts its own columns at the bias, or at zero: one
+        // thread filling all of dst would leave the others waiting.
+        for row in 0..rows {
+            let at = out.at(row * n + start);
+            // SAFETY: inside dst's capacity, in this block's columns.
+            unsafe {
+                match bias {
+                    Some(bias) => {
+                        std::ptr::copy_nonoverlapping(bias[start..].as_ptr(), at, columns)
+                    }
+                    None => std::ptr::write_bytes(at, 0, columns),
+                }
+            }
+        }
+        for &(x, m) in terms {
             // SAFETY: x is rows × k and m is k × n (the caller checked), and
             // each block writes its own columns of dst.
             unsafe {
@@ -222,7 +233,7 @@ pub fn times_sum<T: Element>(
                     (rows, columns, k),
                     out.at(start),
                     n,
-                    bias.is_some() || term > 0,
+                    true,
                     Matrix::rows(x, k),
                     Matrix::rows(m, n).offset(0, start),
                     T::one(),
@@ -230,7 +241,24 @@ pub fn times_sum<T: Element>(
             }
         }
     });
+    // SAFETY: the blocks wrote every element.
+    unsafe { dst.set_len(rows * n) };
     dst
+}
+
+/// `len` zeros, written by every thread (one would leave the others waiting).
+fn zeros<T: Element>(len: usize) -> Vec<T> {
+    const CHUNK: usize = 1 << 16;
+    let mut values = Vec::with_capacity(len);
+    let out = Shared(values.as_mut_ptr());
+    (0..len.div_ceil(CHUNK)).into_par_iter().for_each(|chunk| {
+        let start = chunk * CHUNK;
+        // SAFETY: inside the capacity, each chunk once; all-zero bits are 0.0.
+        unsafe { std::ptr::write_bytes(out.at(start), 0, CHUNK.min(len - start)) }
+    });
+    // SAFETY: every element was written.
+    unsafe { values.set_len(len) };
+    values
 }
 
 /// The shape of multi-head attention: `batch` sequences of `tokens`, each
@@ -284,8 +312,8 @@ pub fn attention<T: Element>(
         queries,
         ..
     } = shape;
-    let mut p = vec![T::zero(); batch * shape.heads * queries * tokens];
-    let mut mixed = vec![T::zero(); batch * queries * shape.width()];
+    let mut p = zeros(batch * shape.heads * queries * tokens);
+    let mut mixed = zeros(batch * queries * shape.width());
     let out = Shared(mixed.as_mut_ptr());
     shape.each(&mut p, |i, h, p| {
         // SAFETY: the heads lie inside q, k, v and mixed; each head writes
@@ -330,12 +358,8 @@ fn softmax<T: Element>(row: &mut [T]) {
     let max = row
         .iter()
         .fold(T::neg_infinity(), |m, &s| num_traits::Float::max(m, s));
-    let mut sum = T::zero();
-    for s in row.iter_mut() {
-        *s = (*s - max).exp_in_loop();
-        sum += *s;
-    }
-    let inverse = sum.recip();
+    row.iter_mut().for_each(|s| *s = (*s - max).exp_in_loop());
+    let inverse = lane_sum(row, |s| s).recip();
     row.iter_mut().for_each(|s| *s *= inverse);
 }
 
@@ -355,9 +379,9 @@ pub fn attention_backward<T: Element>(
     let Heads {
         tokens, queries, ..
     } = shape;
-    let mut at = [(); 3].map(|_| vec![T::zero(); k.len()]);
+    let mut at = [(); 3].map(|_| zeros(k.len()));
     let [at_q, at_k, at_v] = at.each_mut().map(|a| Shared(a.as_mut_ptr()));
-    let mut at_scores = vec![T::zero(); p.len()];
+    let mut at_scores = zeros(p.len());
     shape.each(&mut at_scores, |i, h, at_s| {
         let p = &p[(i * shape.heads + h) * queries * tokens..][..queries * tokens];
         let g = shape.head(at_mixed, queries, i, h);
@@ -429,8 +453,8 @@ pub fn layer_norm<T: Element>(
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let width = weight.len();
     let rows = x.len() / width;
-    let (mut y, mut normalised) = (vec![T::zero(); x.len()], vec![T::zero(); x.len()]);
-    let mut inverse_std = vec![T::zero(); rows];
+    let (mut y, mut normalised) = (zeros(x.len()), zeros(x.len()));
+    let mut inverse_std = zeros(rows);
     let count = T::from(width).expect("a row width fits a float");
     y.par_chunks_mut(width)
         .zip(normalised.par_chunks_mut(width))
@@ -438,11 +462,8 @@ pub fn layer_norm<T: Element>(
         .zip(x.par_chunks(width))
         .with_min_len(32)
         .for_each(|(((y, normalised), inverse_std), x)| {
-            let mean = x.iter().fold(T::zero(), |s, &v| s + v) / count;
-            let variance = x
-                .iter()
-                .fold(T::zero(), |s, &v| s + (v - mean) * (v - mean))
-                / count;
+            let mean = lane_sum(x, |v| v) / count;
+            let variance = lane_sum(x, |v| (v - mean) * (v - mean)) / count;
             *inverse_std = (variance + eps).sqrt().recip();
             for (((y, n), &x), (&w, &b)) in y
                 .iter_mut()
@@ -457,6 +478,22 @@ pub fn layer_norm<T: Element>(
     (y, normalised, inverse_std)
 }
 
+/// Sums kept in this many lanes side by side, so that the compiler can use
+/// vector registers (one running sum would fix the order of the additions).
+const LANES: usize = 16;
+
+/// Σ f(v) over `values`, in lanes.
+#[inline(always)]
+fn lane_sum<T: Element>(values: &[T], f: impl Fn(T) -> T) -> T {
+    let mut lanes = [T::zero(); LANES];
+    for chunk in values.chunks(LANES) {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(v);
+        }
+    }
+    lanes.into_iter().fold(T::zero(), |s, l| s + l)
+}
+
 /// LayerNorm's backward: with g = (gradient at the output) · weight, the
 /// gradient at x is (g − mean(g) − x̂ · mean(g · x̂)) / √(var + ε).
 pub fn layer_norm_backward<T: Element>(
@@ -467,19 +504,26 @@ pub fn layer_norm_backward<T: Element>(
 ) -> Vec<T> {
     let width = weight.len();
     let count = T::from(width).expect("a row width fits a float");
-    let mut at_x = vec![T::zero(); grad.len()];
+    let mut at_x = zeros(grad.len());
     at_x.par_chunks_mut(width)
         .zip(grad.par_chunks(width))
         .zip(normalised.par_chunks(width))
         .zip(inverse_std.par_iter())
         .with_min_len(32)
         .for_each(|(((at_x, grad), normalised), &inverse_std)| {
-            let (mut mean_g, mut along) = (T::zero(), T::zero());
-            for ((&g, &w), &n) in grad.iter().zip(weight).zip(normalised) {
-                mean_g += g * w;
-                along += g * w * n;
+            let (mut lanes_g, mut lanes_along) = ([T::zero(); LANES], [T::zero(); LANES]);
+            for ((g, w), n) in grad
+                .chunks(LANES)
+                .zip(weight.chunks(LANES))
+                .zip(normalised.chunks(LANES))
+            {
+                for (lane, ((&g, &w), &n)) in g.iter().zip(w).zip(n).enumerate() {
+                    lanes_g[lane] += g * w;
+                    lanes_along[lane] += g * w * n;
+                }
             }
-            let (mean_g, along) = (mean_g / count, along / count);
+            let total = |lanes: [T; LANES]| lanes.into_iter().fold(T::zero(), |s, l| s + l);
+            let (mean_g, along) = (total(lanes_g) / count, total(lanes_along) / count);
             for (((a, &g), &w), &n) in at_x.iter_mut().zip(grad).zip(weight).zip(normalised) {
                 *a = (g * w - mean_g - n * along) * inverse_std;
             }
@@ -487,40 +531,45 @@ pub fn layer_norm_backward<T: Element>(
     at_x
 }
 
-/// QuickGELU x·σ(1.702x), or its slope σ(1.702x)·(1 + 1.702x·(1 − σ(1.702x))), in one pass.
-pub fn quick_gelu<T: Element>(x: &[T], slope: bool) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
-    out.par_chunks_mut(1 << 14)
-        .zip(x.par_chunks(1 << 14))
-        .for_each(|(out, x)| {
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                /// The same loop compiled for AVX-512, 16 floats at a time;
-                /// the crate itself is built for any x86-64.
-                #[target_feature(enable = "avx512f")]
-                unsafe fn wide<T: Element>(out: &mut [T], x: &[T], slope: bool) {
-                    quick_gelu_loop(out, x, slope)
-                }
-                // SAFETY: the CPU has AVX-512.
-                return unsafe { wide(out, x, slope) };
+/// QuickGELU x·σ(1.702x) in one pass or, given the gradient at its output,
+/// its backward: that gradient times the slope σ(1.702x)·(1 + 1.702x·(1 − σ(1.702x))).
+pub fn quick_gelu<T: Element>(x: &[T], grad: Option<&[T]>) -> Vec<T> {
+    const CHUNK: usize = 1 << 14;
+    let mut out = zeros(x.len());
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
+        let x = &x[i * CHUNK..][..out.len()];
+        let grad = grad.map(|g| &g[i * CHUNK..][..out.len()]);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            /// The same loop compiled for AVX-512, 16 floats at a time;
+            /// the crate itself is built for any x86-64.
+            #[target_feature(enable = "avx512f")]
+            unsafe fn wide<T: Element>(out: &mut [T], x: &[T], grad: Option<&[T]>) {
+                quick_gelu_loop(out, x, grad)
             }
-            quick_gelu_loop(out, x, slope)
-        });
+            // SAFETY: the CPU has AVX-512.
+            return unsafe { wide(out, x, grad) };
+        }
+        quick_gelu_loop(out, x, grad)
+    });
     out
 }
 
 #[inline(always)]
-fn quick_gelu_loop<T: Element>(out: &mut [T], x: &[T], slope: bool) {
+fn quick_gelu_loop<T: Element>(out: &mut [T], x: &[T], grad: Option<&[T]>) {
     let a = <T as WithDType>::from_f64(1.702);
     let sigmoid = |x: T| (T::one() + (-a * x).exp_in_loop()).recip();
-    if slope {
-        for (y, &x) in out.iter_mut().zip(x) {
-            let s = sigmoid(x);
-            *y = s + a * x * s * (T::one() - s);
+    match grad {
+        Some(grad) => {
+            for ((y, &x), &g) in out.iter_mut().zip(x).zip(grad) {
+                let s = sigmoid(x);
+                *y = g * (s + a * x * s * (T::one() - s));
+            }
         }
-    } else {
-        for (y, &x) in out.iter_mut().zip(x) {
-            *y = x * sigmoid(x);
+        None => {
+            for (y, &x) in out.iter_mut().zip(x) {
+                *y = x * sigmoid(x);
+            }
         }
     }
 }
@@ -548,9 +597,10 @@ mod tests {
     fn quick_gelu_in_f32_agrees_with_f64() {
         let x: Vec<f64> = (-2000..=2000).map(|i| i as f64 * 0.01).collect();
         let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let (ones, ones32) = (vec![1.0; x.len()], vec![1.0; x.len()]);
         for slope in [false, true] {
-            let exact = quick_gelu(&x, slope);
-            let worst = quick_gelu(&x32, slope)
+            let exact = quick_gelu(&x, slope.then_some(&ones[..]));
+            let worst = quick_gelu(&x32, slope.then_some(&ones32[..]))
                 .iter()
                 .zip(&exact)
                 .map(|(&a, &b)| (a as f64 - b).abs() / b.abs().max(1.0))
