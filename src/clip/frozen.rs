@@ -121,6 +121,15 @@ pub struct Linear {
 
 impl Linear {
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
+        let (outputs, _) = weight.dims2()?;
+        if let Some(bias) = &bias
+            && bias.dims() != [outputs]
+        {
+            candle_core::bail!(
+                "a layer of {outputs} outputs got a bias of shape {:?}",
+                bias.dims()
+            )
+        }
         Ok(Linear {
             transposed: weight.t()?.detach().force_contiguous()?,
             weight: weight.detach().force_contiguous()?,
@@ -164,11 +173,17 @@ impl Linear {
 fn times_sum(terms: &[(&Tensor, &Tensor)], bias: Option<&Tensor>, cpu: bool) -> Result<Tensor> {
     let (k, n) = terms[0].1.dims2()?;
     let x = terms[0].0;
-    for (term, _) in terms {
+    for (term, matrix) in terms {
         if term.dims() != x.dims() || term.dim(D::Minus1)? != k {
             candle_core::bail!(
                 "a layer of {k} inputs got a tensor of shape {:?}",
                 term.dims()
+            )
+        }
+        if matrix.dims() != [k, n] {
+            candle_core::bail!(
+                "a sum of [{k}, {n}] products got a {:?} matrix",
+                matrix.dims()
             )
         }
     }
@@ -244,6 +259,15 @@ fn layer_norm_ops(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
 
 /// [`layer_norm`] with the CPU kernels: one pass over each row each way.
 fn layer_norm_cpu(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    let width = x.dim(D::Minus1)?;
+    if weight.dims() != [width] || bias.dims() != [width] {
+        candle_core::bail!(
+            "a LayerNorm of weight {:?} and bias {:?} got a tensor of shape {:?}",
+            weight.dims(),
+            bias.dims(),
+            x.dims()
+        )
+    }
     let (shape, rows) = (x.dims().to_vec(), x.elem_count() / weight.elem_count());
     let (x_values, weight, bias) = (
         x.contiguous()?,
@@ -404,6 +428,19 @@ impl Attention {
         queries: usize,
         mask: Option<&Tensor>,
     ) -> Result<Tensor> {
+        let (_, n, d) = x.dims3()?;
+        if d % self.heads != 0 || queries == 0 || queries > n {
+            candle_core::bail!(
+                "attention of {} heads over {queries} queries got a tensor of shape {:?}",
+                self.heads,
+                x.dims()
+            )
+        }
+        if let Some(mask) = mask
+            && mask.dims() != [n, n]
+        {
+            candle_core::bail!("a mask of shape {:?} for {n} tokens", mask.dims())
+        }
         if kernels::take(x) {
             self.forward_cpu(x, queries, mask)
         } else {
@@ -602,6 +639,25 @@ mod tests {
             error.contains("4 inputs") && error.contains("[2, 6]"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn mismatched_shapes_are_errors_naming_them() {
+        let error = |result: Result<Tensor>| result.unwrap_err().to_string();
+        let bias = Linear::new(random(&[3, 4], 1), Some(random(&[4], 2)));
+        assert!(bias.is_err_and(|e| e.to_string().contains("3 outputs")));
+        let x = random(&[2, 3, 6], 3);
+        let norm = error(layer_norm(&x, &random(&[5], 4), &random(&[5], 5), 1e-5));
+        assert!(norm.contains("[5]") && norm.contains("[2, 3, 6]"), "{norm}");
+        let linear = |i| Linear::new(random(&[6, 6], i), None).unwrap();
+        let attention = Attention::new(linear(6), linear(7), linear(8), linear(9), 2);
+        let mask = error(attention.forward(&x, Some(&random(&[2, 3], 10))));
+        assert!(
+            mask.contains("[2, 3]") && mask.contains("3 tokens"),
+            "{mask}"
+        );
+        let heads = Attention::new(linear(6), linear(7), linear(8), linear(9), 4);
+        assert!(error(heads.forward(&x, None)).contains("4 heads"));
     }
 
     #[test]

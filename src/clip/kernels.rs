@@ -218,9 +218,11 @@ pub fn times_sum<T: Element>(
             // SAFETY: inside dst's capacity, in this block's columns.
             unsafe {
                 match bias {
-                    Some(bias) => {
-                        std::ptr::copy_nonoverlapping(bias[start..].as_ptr(), at, columns)
-                    }
+                    Some(bias) => std::ptr::copy_nonoverlapping(
+                        bias[start..start + columns].as_ptr(),
+                        at,
+                        columns,
+                    ),
                     None => std::ptr::write_bytes(at, 0, columns),
                 }
             }
