@@ -144,12 +144,9 @@ impl Block {
         })
     }
 
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        self.forward_first(x, x.dim(1)?, mask)
-    }
-
-    /// The outputs of the first `tokens` tokens alone, `[b, tokens, d]`.
-    fn forward_first(
+    /// The outputs of the first `tokens` tokens alone, `[b, tokens, d]`
+    /// (all of them: `tokens` = n).
+    fn forward(
         &self,
         x: &Tensor,
         tokens: usize,
@@ -176,26 +173,18 @@ impl Encoder {
         Ok(Encoder { blocks })
     }
 
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        self.forward_first(x, x.dim(1)?, mask)
-    }
-
     /// The outputs of the first `tokens` tokens alone: the last block
     /// computes no others, as nothing after it reads them.
-    fn forward_first(
+    fn forward(
         &self,
         x: &Tensor,
         tokens: usize,
         mask: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
-        let mut x = x.clone();
+        let (mut x, n) = (x.clone(), x.dim(1)?);
         let last = self.blocks.len().saturating_sub(1);
         for (i, block) in self.blocks.iter().enumerate() {
-            x = if i == last {
-                block.forward_first(&x, tokens, mask)?
-            } else {
-                block.forward(&x, mask)?
-            };
+            x = block.forward(&x, if i == last { tokens } else { n }, mask)?;
         }
         Ok(x)
     }
@@ -244,7 +233,7 @@ impl TextTransformer {
         let mask = Tensor::from_vec(mask, (n, n), ids.device())?.to_dtype(x.dtype())?;
         let x = self
             .final_layer_norm
-            .forward(&self.encoder.forward(&x, Some(&mask))?)?;
+            .forward(&self.encoder.forward(&x, n, Some(&mask))?)?;
         let ends = ids.argmax(1)?.to_vec1::<u32>()?;
         let rows = (0..b)
             .map(|row| x.get(row)?.get(ends[row] as usize))
@@ -306,7 +295,7 @@ impl VisionTransformer {
         // The class token's output is the picture's features.
         let x = self
             .encoder
-            .forward_first(&self.pre_layernorm.forward(&x)?, 1, None)?;
+            .forward(&self.pre_layernorm.forward(&x)?, 1, None)?;
         self.post_layernorm.forward(&x.squeeze(1)?)
     }
 }
