@@ -193,12 +193,12 @@ fn times_sum(terms: &[(&Tensor, &Tensor)], bias: Option<&Tensor>, cpu: bool) -> 
     *shape.last_mut().expect("x has a last dimension") = n;
     if !cpu {
         let rows = x.elem_count() / k;
-        let mut sum = match bias {
-            Some(bias) => bias.unsqueeze(0)?.broadcast_as((rows, n))?.contiguous()?,
-            None => Tensor::zeros((rows, n), x.dtype(), x.device())?,
-        };
-        for (x, m) in terms {
+        let mut sum = x.reshape((rows, k))?.matmul(terms[0].1)?;
+        for (x, m) in &terms[1..] {
             sum = (sum + x.reshape((rows, k))?.matmul(m)?)?;
+        }
+        if let Some(bias) = bias {
+            sum = sum.broadcast_add(bias)?;
         }
         return sum.reshape(shape);
     }

@@ -136,6 +136,10 @@ impl<T> Matrix<T> {
     }
 }
 
+// SAFETY: a matrix is only read, from slices that outlive the threads.
+unsafe impl<T> Send for Matrix<T> {}
+unsafe impl<T> Sync for Matrix<T> {}
+
 /// A buffer that several threads write, each to its own part.
 #[derive(Clone, Copy)]
 struct Shared<T>(*mut T);
@@ -149,8 +153,6 @@ impl<T> Shared<T> {
         self.0.wrapping_add(offset)
     }
 }
-unsafe impl<T> Send for Matrix<T> {}
-unsafe impl<T> Sync for Matrix<T> {}
 
 /// dst `[m, n]` (rows `dst_row` apart) = `keep`·dst + `scale`·a·b, on the calling thread.
 ///
@@ -203,6 +205,14 @@ pub fn times_sum<T: Element>(
     bias: Option<&[T]>,
 ) -> Vec<T> {
     let rows = terms[0].0.len() / k;
+    // What makes the products below stay inside their buffers.
+    assert!(
+        terms
+            .iter()
+            .all(|(x, m)| x.len() == rows * k && m.len() == k * n)
+            && bias.is_none_or(|b| b.len() == n),
+        "a sum of [{rows}, {k}] · [{k}, {n}] products got other sizes"
+    );
     let mut dst = Vec::with_capacity(rows * n);
     let threads = candle_core::utils::get_num_threads().clamp(1, n.div_ceil(16));
     // Blocks of whole 16-column lanes.
@@ -314,6 +324,19 @@ pub fn attention<T: Element>(
         queries,
         ..
     } = shape;
+    // What makes the products below stay inside their buffers.
+    let (asking, all) = (
+        batch * queries * shape.width(),
+        batch * tokens * shape.width(),
+    );
+    assert!(
+        q.len() == asking && k.len() == all && v.len() == all,
+        "attention got q, k, v of {}, {}, {} values",
+        q.len(),
+        k.len(),
+        v.len()
+    );
+    assert!(mask.is_none_or(|m| m.len() == tokens * tokens && queries <= tokens));
     let mut p = zeros(batch * shape.heads * queries * tokens);
     let mut mixed = zeros(batch * queries * shape.width());
     let out = Shared(mixed.as_mut_ptr());
@@ -379,9 +402,26 @@ pub fn attention_backward<T: Element>(
     scale: T,
 ) -> [Vec<T>; 3] {
     let Heads {
-        tokens, queries, ..
+        batch,
+        tokens,
+        queries,
+        ..
     } = shape;
-    let mut at = [(); 3].map(|_| zeros(k.len()));
+    // What makes the products below stay inside their buffers.
+    let (asking, all) = (
+        batch * queries * shape.width(),
+        batch * tokens * shape.width(),
+    );
+    assert!(
+        q.len() == asking && k.len() == all && v.len() == all && at_mixed.len() == asking,
+        "attention's backward got q, k, v, gradient of {}, {}, {}, {} values",
+        q.len(),
+        k.len(),
+        v.len(),
+        at_mixed.len()
+    );
+    assert_eq!(p.len(), batch * shape.heads * queries * tokens);
+    let mut at = [(); 3].map(|_| zeros(all));
     let [at_q, at_k, at_v] = at.each_mut().map(|a| Shared(a.as_mut_ptr()));
     let mut at_scores = zeros(p.len());
     shape.each(&mut at_scores, |i, h, at_s| {
