@@ -290,6 +290,23 @@ impl Heads {
         self.heads * self.size
     }
 
+    /// The sizes of q and of k and v. It panics unless the buffers have
+    /// them: that is what keeps the products inside the buffers.
+    fn check<T>(self, (q, k, v): (&[T], &[T], &[T])) -> (usize, usize) {
+        let asking = self.batch * self.queries * self.width();
+        let all = self.batch * self.tokens * self.width();
+        assert!(
+            q.len() == asking && k.len() == all && v.len() == all && self.queries <= self.tokens,
+            "attention of {} queries over {} tokens got q, k, v of {}, {}, {} values",
+            self.queries,
+            self.tokens,
+            q.len(),
+            k.len(),
+            v.len()
+        );
+        (asking, all)
+    }
+
     /// Head `h` of sequence `i` inside a `[batch, rows, width]` buffer.
     fn head<T>(self, values: &[T], rows: usize, i: usize, h: usize) -> Matrix<T> {
         Matrix::rows(values, self.width()).offset(i * rows, h * self.size)
@@ -324,19 +341,8 @@ pub fn attention<T: Element>(
         queries,
         ..
     } = shape;
-    // What makes the products below stay inside their buffers.
-    let (asking, all) = (
-        batch * queries * shape.width(),
-        batch * tokens * shape.width(),
-    );
-    assert!(
-        q.len() == asking && k.len() == all && v.len() == all,
-        "attention got q, k, v of {}, {}, {} values",
-        q.len(),
-        k.len(),
-        v.len()
-    );
-    assert!(mask.is_none_or(|m| m.len() == tokens * tokens && queries <= tokens));
+    shape.check((q, k, v));
+    assert!(mask.is_none_or(|m| m.len() == tokens * tokens));
     let mut p = zeros(batch * shape.heads * queries * tokens);
     let mut mixed = zeros(batch * queries * shape.width());
     let out = Shared(mixed.as_mut_ptr());
@@ -407,19 +413,8 @@ pub fn attention_backward<T: Element>(
         queries,
         ..
     } = shape;
-    // What makes the products below stay inside their buffers.
-    let (asking, all) = (
-        batch * queries * shape.width(),
-        batch * tokens * shape.width(),
-    );
-    assert!(
-        q.len() == asking && k.len() == all && v.len() == all && at_mixed.len() == asking,
-        "attention's backward got q, k, v, gradient of {}, {}, {}, {} values",
-        q.len(),
-        k.len(),
-        v.len(),
-        at_mixed.len()
-    );
+    let (asking, all) = shape.check((q, k, v));
+    assert_eq!(at_mixed.len(), asking);
     assert_eq!(p.len(), batch * shape.heads * queries * tokens);
     let mut at = [(); 3].map(|_| zeros(all));
     let [at_q, at_k, at_v] = at.each_mut().map(|a| Shared(a.as_mut_ptr()));
