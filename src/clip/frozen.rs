@@ -294,9 +294,8 @@ fn layer_norm_cpu(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
     };
     attach("frozen-layer-norm", x, y, move |_, _, grad| {
         let grad = grad.contiguous()?;
-        let values = [&grad, &weight, &normalised, &inverse_std].map(Values::of);
-        let [g, w, n, s] = values;
-        let (g, w, n, s) = (g?, w?, n?, s?);
+        let (g, w) = (Values::of(&grad)?, Values::of(&weight)?);
+        let (n, s) = (Values::of(&normalised)?, Values::of(&inverse_std)?);
         with_element!(grad.dtype(), T => Tensor::from_vec(
             kernels::layer_norm_backward::<T>(g.get()?, w.get()?, n.get()?, s.get()?),
             grad.shape(),
@@ -416,20 +415,11 @@ impl Attention {
         }
     }
 
-    /// `x`: `[b, n, d]`; `mask`: added to the `[n, n]` scores (causal text).
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        self.forward_first(x, x.dim(1)?, mask)
-    }
-
-    /// The outputs of the first `queries` tokens alone, `[b, queries, d]`;
-    /// every token is still a key and a value. The vision tower's last
-    /// layer needs only its class token's output.
-    pub fn forward_first(
-        &self,
-        x: &Tensor,
-        queries: usize,
-        mask: Option<&Tensor>,
-    ) -> Result<Tensor> {
+    /// `x`: `[b, n, d]`; `mask`: added to the `[n, n]` scores (causal
+    /// text). The outputs of the first `queries` tokens alone (all n of them,
+    /// or fewer), `[b, queries, d]`; every token is still a key and a value.
+    /// The vision tower's last layer needs only its class token's output.
+    pub fn forward(&self, x: &Tensor, queries: usize, mask: Option<&Tensor>) -> Result<Tensor> {
         let (_, n, d) = x.dims3()?;
         if d % self.heads != 0 || queries == 0 || queries > n {
             candle_core::bail!(
@@ -531,9 +521,8 @@ impl Attention {
             let [wq, wk, wv, wout] = &weights;
             let at_mixed = times_sum(&[(grad, wout)], None, true)?;
             let [at_q, at_k, at_v] = {
-                let values = [&q, &k, &v, &p, &at_mixed].map(Values::of);
-                let [qs, ks, vs, ps, gs] = values;
-                let (qs, ks, vs, ps, gs) = (qs?, ks?, vs?, ps?, gs?);
+                let (qs, ks, vs) = (Values::of(&q)?, Values::of(&k)?, Values::of(&v)?);
+                let (ps, gs) = (Values::of(&p)?, Values::of(&at_mixed)?);
                 with_element!(grad.dtype(), T => {
                     let scale = <T as candle_core::WithDType>::from_f64(scale);
                     kernels::attention_backward::<T>(shape, (qs.get()?, ks.get()?, vs.get()?), ps.get()?, gs.get()?, scale)
@@ -653,13 +642,13 @@ mod tests {
         assert!(norm.contains("[5]") && norm.contains("[2, 3, 6]"), "{norm}");
         let linear = |i| Linear::new(random(&[6, 6], i), None).unwrap();
         let attention = Attention::new(linear(6), linear(7), linear(8), linear(9), 2);
-        let mask = error(attention.forward(&x, Some(&random(&[2, 3], 10))));
+        let mask = error(attention.forward(&x, 3, Some(&random(&[2, 3], 10))));
         assert!(
             mask.contains("[2, 3]") && mask.contains("3 tokens"),
             "{mask}"
         );
         let heads = Attention::new(linear(6), linear(7), linear(8), linear(9), 4);
-        assert!(error(heads.forward(&x, None)).contains("4 heads"));
+        assert!(error(heads.forward(&x, 3, None)).contains("4 heads"));
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl Block {
     ) -> candle_core::Result<Tensor> {
         let attended = self
             .attention
-            .forward_first(&self.layer_norm1.forward(x)?, tokens, mask)?;
+            .forward(&self.layer_norm1.forward(x)?, tokens, mask)?;
         let x = (x.narrow(1, 0, tokens)? + attended)?;
         &x + self.mlp.forward(&self.layer_norm2.forward(&x)?)?
     }
