@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use clip_art::clip::vit::{ClipConfig, VisionTransformer};
+use clip_art::clip::openai::vit::{ClipConfig, VisionTransformer};
 
 /// The allocator of the `clip-art` binary, so the bench measures what it runs.
-#[path = "../src/allocator.rs"]
+#[path = "../src/bin/clip-art/allocator.rs"]
 mod allocator;
 
 /// The median of the timed runs and, in brackets, the fastest: this machine's

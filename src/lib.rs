@@ -6,32 +6,29 @@
 //!
 //! | lecture part | module |
 //! |---|---|
-//! | 1. Representing data: images | [`pixels`] |
-//! | 1. Representing data: text | [`one_hot`] |
-//! | 2. Softmax and cross-entropy | [`softmax`] |
-//! | 2. "224×224×3 pixels → 4 categories" | [`shapes`], [`classifier`] |
-//! | 3. Encoders, decoders, autoencoders | [`autoencoder`] |
-//! | 3. Generators: the VAE | [`vae`] |
-//! | 4. Latent arithmetic | [`latent`] |
-//! | 5. CLIP: contrastive loss, mini-CLIP, zero-shot, ViT-B/32 | [`clip`] |
-//! | 6. CLIP-guided generation: loop, generators (VQ decoder), cutouts, prompts | [`guidance`] |
-//! | 3–4. Procedural worlds with ground truth, and their judge | [`world`] |
-//! | pictures and plots for people | [`picture`], [`plot`] |
+//! | 1. Representing data: images and text | [`basics::pixels`], [`basics::one_hot`] |
+//! | 2. Softmax and cross-entropy | [`basics::softmax`] |
+//! | 2. "224×224×3 pixels → 4 categories" | [`world::shapes`], [`models::classifier`] |
+//! | 3. Encoders, decoders, autoencoders | [`models::autoencoder`] |
+//! | 3. Generators: the VAE | [`models::vae`] |
+//! | 4. Latent arithmetic | [`models::latent`] |
+//! | 5. CLIP: contrastive loss, mini-CLIP, zero-shot | [`clip`] |
+//! | 5. The real CLIP: ViT-B/32, tokenizer, preprocessing | [`clip::openai`] |
+//! | 6–7. CLIP-guided generation, editing, prompts | [`guide`] |
+//!
+//! Around the lessons: [`world`] draws the procedural worlds with ground truth
+//! and holds their independent [`world::judge`]; [`nn`] is the toolbox every
+//! model shares; [`eval`] measures everything the book claims; [`viz`] makes
+//! pictures and plots; [`prelude`] is what a notebook cell needs.
 
-pub mod autoencoder;
-pub mod classifier;
+pub mod basics;
 pub mod clip;
-pub mod device;
-pub mod faces_report;
-pub mod guidance;
-pub mod latent;
-pub mod one_hot;
-pub mod picture;
-pub mod pixels;
-pub mod plot;
-pub mod shapes;
-pub mod softmax;
-pub mod vae;
+pub mod eval;
+pub mod guide;
+pub mod models;
+pub mod nn;
+pub mod prelude;
+pub mod viz;
 pub mod world;
 
 /// Every book chapter's Rust blocks run as doc-tests with the crate's real

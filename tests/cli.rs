@@ -130,7 +130,7 @@ fn zero_shot_with_the_real_clip_says_what_is_missing() {
 /// A short, fully seeded generation (few steps, a small bank: test speed).
 /// The "clip-art settings" text chunk of a PNG `generate` wrote.
 fn png_settings(path: &std::path::Path) -> String {
-    let text = clip_art::picture::png_text(&std::fs::read(path).unwrap()).unwrap();
+    let text = clip_art::viz::picture::png_text(&std::fs::read(path).unwrap()).unwrap();
     let found = text.into_iter().find(|(key, _)| key == "clip-art settings");
     found.expect("a clip-art settings chunk").1
 }
@@ -162,7 +162,7 @@ fn generate_writes_a_png_that_remembers_its_settings_and_is_the_same_for_the_sam
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("judge:"), "{stdout}");
     let bytes = std::fs::read(&first).unwrap();
-    let text = clip_art::picture::png_text(&bytes).unwrap();
+    let text = clip_art::viz::picture::png_text(&bytes).unwrap();
     let value = |key: &str| text.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     assert_eq!(value("Description").as_deref(), Some("a red circle"));
     let settings = value("clip-art settings").unwrap();
@@ -210,10 +210,10 @@ fn generate_refuses_to_overwrite_and_names_bad_input() {
 
 #[test]
 fn generate_with_init_recolours_a_red_circle_in_place() {
-    use clip_art::guidance::editing::{EditCase, edit_cases};
-    use clip_art::shapes::Shape;
-    use clip_art::world::scene_judge::judge_scene;
+    use clip_art::guide::editing::{EditCase, edit_cases};
+    use clip_art::world::judge::scenes::judge_scene;
     use clip_art::world::scenes::Colour;
+    use clip_art::world::shapes::Shape;
 
     let folder = tempfile::tempdir().unwrap();
     let mut scene = edit_cases(1, 0).remove(0).scene;

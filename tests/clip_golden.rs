@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
-use clip_art::clip::vit::{ClipConfig, ClipModel, weights};
+use clip_art::clip::openai::vit::{ClipConfig, ClipModel, weights};
 
 const TINY: &str = "tests/fixtures/clip/tiny";
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use clip_art::clip::preprocess::{normalise, picture_tensor, resize_and_crop};
+use clip_art::clip::openai::preprocess::{normalise, picture_tensor, resize_and_crop};
 
 const DIR: &str = "tests/fixtures/clip/preprocess";
 

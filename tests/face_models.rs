@@ -4,9 +4,11 @@
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
-use clip_art::autoencoder::{Autoencoder, Config, TrainConfig, save_weights, train_autoencoder};
-use clip_art::faces_report::{Method, edit_report, model_report};
-use clip_art::vae::Vae;
+use clip_art::eval::faces::{Method, edit_report, model_report};
+use clip_art::models::autoencoder::{
+    Autoencoder, Config, TrainConfig, save_weights, train_autoencoder,
+};
+use clip_art::models::vae::Vae;
 
 const FACES: usize = 200;
 

@@ -211,7 +211,7 @@ fn equals_the_courses_resample_matrix() {
                 for out in 1..=10 {
                     for flip in [false, true] {
                         let yours = matrix(full, offset, size, out, flip);
-                        let course: Vec<Vec<f32>> = clip_art::guidance::cutouts::resample_matrix(
+                        let course: Vec<Vec<f32>> = clip_art::guide::cutouts::resample_matrix(
                             full, offset, size, out, flip,
                         )
                         .chunks(full)

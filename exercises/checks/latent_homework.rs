@@ -5,18 +5,18 @@
 mod exercise;
 
 use candle_core::Device;
-use clip_art::latent::{decode, encode, grade_edit};
-use clip_art::vae::Vae;
+use clip_art::models::latent::{decode, encode, grade_edit};
+use clip_art::models::vae::Vae;
 use clip_art::world::faces::{Attribute, Face, FaceBatch};
-use clip_art::world::judge::judge_faces;
+use clip_art::world::judge::faces::judge_faces;
 use exercise::{apply_direction, attribute_direction};
 
 /// Edits faces that lack `attribute` with the student's functions and returns
 /// the judge's report.
-fn edit(attribute: Attribute) -> clip_art::latent::EditReport {
+fn edit(attribute: Attribute) -> clip_art::models::latent::EditReport {
     let device = Device::Cpu;
     let vae = Vae::shipped(&device).unwrap();
-    let size = clip_art::autoencoder::Config::default().image_size as u32;
+    let size = clip_art::models::autoencoder::Config::default().image_size as u32;
     let labelled = FaceBatch::draw(300, size, 2024);
     let latents = encode(&vae, &labelled.images, &device).unwrap();
     let has: Vec<bool> = labelled

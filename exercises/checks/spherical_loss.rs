@@ -235,7 +235,7 @@ fn equals_the_courses_guidance_loss() {
         for (dtype, tolerance) in [(DType::F64, 1e-9), (DType::F32, 1e-5)] {
             let (a, b) = (a.to_dtype(dtype).unwrap(), b.to_dtype(dtype).unwrap());
             let yours = distances(&a, &b);
-            let course: Vec<Vec<f64>> = clip_art::guidance::loss::spherical_distance(&a, &b)
+            let course: Vec<Vec<f64>> = clip_art::guide::loss::spherical_distance(&a, &b)
                 .unwrap()
                 .to_dtype(DType::F64)
                 .unwrap()

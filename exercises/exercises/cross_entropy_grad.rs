@@ -7,7 +7,7 @@
 //!   grad = ∂loss/∂y           (same shape as `logits`)
 //!
 //! Derive the gradient on paper first. The checks compare it with candle's autograd
-//! and with a finite difference. You may use `clip_art::softmax::softmax`.
+//! and with a finite difference. You may use `clip_art::basics::softmax::softmax`.
 //!
 //! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/cross_entropy_grad.rs).
 

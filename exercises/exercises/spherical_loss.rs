@@ -32,7 +32,7 @@ use candle_core::{Result, Tensor};
 /// arcsin, elementwise, for values in [0, 1] (ready-made: call it, don't change it).
 #[allow(dead_code)] // until you call it
 fn arcsin(x: &Tensor) -> Result<Tensor> {
-    clip_art::guidance::loss::arcsin_unit(x)
+    clip_art::guide::loss::arcsin_unit(x)
 }
 
 pub fn spherical_distance(a: &Tensor, b: &Tensor) -> Result<Tensor> {

@@ -1,6 +1,6 @@
 //! Solution (chapter 2): cross-entropy and its gradient, by hand.
 
-use clip_art::softmax::softmax;
+use clip_art::basics::softmax::softmax;
 use ndarray::{Array2, ArrayView2, Axis};
 
 pub fn cross_entropy(logits: ArrayView2<f32>, targets: ArrayView2<f32>) -> f32 {

@@ -4,7 +4,7 @@ use candle_core::{D, Result, Tensor};
 
 /// arcsin, elementwise, for values in [0, 1] (ready-made: call it, don't change it).
 fn arcsin(x: &Tensor) -> Result<Tensor> {
-    clip_art::guidance::loss::arcsin_unit(x)
+    clip_art::guide::loss::arcsin_unit(x)
 }
 
 /// Rows scaled to unit length: x / ‖x‖.

@@ -86,8 +86,8 @@ impl<C: Clip> Clip for Ensemble<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoencoder::seed_weights;
     use crate::clip::mini::{Config, MiniClip};
+    use crate::models::autoencoder::seed_weights;
     use candle_core::{DType, Var};
     use candle_nn::{VarBuilder, VarMap};
 

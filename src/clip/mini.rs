@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use super::Clip;
 use super::ensemble::Ensemble;
 use super::loss::{INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_hard_negatives};
-use crate::autoencoder::{self, Encoder, images_to_batch, seed_weights};
+use crate::models::autoencoder::{self, Encoder, images_to_batch, seed_weights};
 use crate::world::scenes::{Scene, SceneBatch, Split, hard_negative, vocabulary};
 
 /// Sizes of mini-CLIP.
@@ -368,7 +368,10 @@ fn batch_accuracy(image_e: &Tensor, text_e: &Tensor, matches: &Tensor) -> candle
 }
 
 /// The trained mini-CLIP shipped with the course (`clip-art train-clip`).
-const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/mini-clip.safetensors");
+const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/weights/mini-clip.safetensors"
+));
 
 /// Two more, trained the same way with seeds 1 and 2 (`clip-art train-clip
 /// --seed 1`), to guide generation together with the first.
@@ -376,11 +379,17 @@ const SHIPPED_SEEDS: [(u64, &[u8]); 3] = [
     (0, SHIPPED_WEIGHTS),
     (
         1,
-        include_bytes!("../../weights/mini-clip-seed1.safetensors"),
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/weights/mini-clip-seed1.safetensors"
+        )),
     ),
     (
         2,
-        include_bytes!("../../weights/mini-clip-seed2.safetensors"),
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/weights/mini-clip-seed2.safetensors"
+        )),
     ),
 ];
 

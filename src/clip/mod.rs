@@ -3,13 +3,9 @@
 //! the real OpenAI CLIP (ViT-B/32) with its byte-level BPE tokenizer.
 
 pub mod ensemble;
-pub mod frozen;
-mod kernels;
 pub mod loss;
 pub mod mini;
-pub mod preprocess;
-pub mod tokenizer;
-pub mod vit;
+pub mod openai;
 pub mod zero_shot;
 
 use candle_core::{Device, Tensor};
@@ -40,6 +36,6 @@ pub trait Clip {
             s,
             image::imageops::FilterType::Triangle,
         );
-        Ok(crate::pixels::image_to_tensor(&resized, self.device())?.unsqueeze(0)?)
+        Ok(crate::basics::pixels::image_to_tensor(&resized, self.device())?.unsqueeze(0)?)
     }
 }

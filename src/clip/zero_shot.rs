@@ -11,9 +11,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Clip;
 use super::loss::l2_normalize;
-use crate::autoencoder::images_to_batch;
-use crate::shapes::Shape;
+use crate::models::autoencoder::images_to_batch;
 use crate::world::scenes::{Colour, SceneBatch, Split, hard_negative, with_articles};
+use crate::world::shapes::Shape;
 
 /// The templates mini-CLIP is asked with: it only knows its own words.
 pub const MINI_TEMPLATES: [&str; 2] = ["a {}", "a picture of a {}"];
@@ -291,8 +291,8 @@ fn caption_over_negative(
 /// the scenes of every kind (its default bank, drawn as `generate` draws it)
 /// and ask the ground truth whether the best-ranked one is true of the prompt.
 fn two_object_search(clip: &dyn Clip, seed: u64) -> anyhow::Result<(f32, usize, usize)> {
-    use crate::guidance::evaluate::{Kind, test_prompts};
-    use crate::guidance::generate::{BANK_SEED, Bank, BankKind};
+    use crate::eval::generation::{Kind, test_prompts};
+    use crate::guide::generate::{BANK_SEED, Bank, BankKind};
     use crate::world::requests::Request;
     use crate::world::scenes::Scene;
 
@@ -302,7 +302,7 @@ fn two_object_search(clip: &dyn Clip, seed: u64) -> anyhow::Result<(f32, usize, 
         .map(|(_, prompt)| prompt)
         .collect();
     let scenes = Scene::every_kind(&mut ChaCha8Rng::seed_from_u64(BANK_SEED));
-    let size = crate::guidance::vq::Config::default().image_size;
+    let size = crate::guide::vq::Config::default().image_size;
     let bank = Bank::new(BankKind::EveryKind, size, BANK_SEED, clip.device())?;
     // In chunks, as the guide ranks a bank: all at once would hold every
     // layer's activations for thousands of pictures.
@@ -311,7 +311,7 @@ fn two_object_search(clip: &dyn Clip, seed: u64) -> anyhow::Result<(f32, usize, 
         let chunk = bank
             .pictures
             .narrow(0, start, 512.min(scenes.len() - start))?;
-        let views = crate::guidance::cutouts::resize(&chunk, clip.image_size())?;
+        let views = crate::guide::cutouts::resize(&chunk, clip.image_size())?;
         embeddings.push(clip.image_embeddings(&views)?);
     }
     let images = l2_normalize(&Tensor::cat(&embeddings, 0)?)?;

@@ -9,13 +9,13 @@
 //!   expression, eyeglasses) plus nuisance variation (skin, hair, face shape).
 //! - [`scenes`]: one or two coloured shapes with an English caption generated from
 //!   the true attributes; CLIP and the guided generator train on it. Its judge,
-//!   [`scene_judge`], reads colour, shape, size and position back from pixels.
+//!   [`judge::scenes`], reads colour, shape, size and position back from pixels.
 
 pub mod faces;
 pub mod judge;
 pub mod requests;
-pub mod scene_judge;
 pub mod scenes;
+pub mod shapes;
 
 use image::RgbImage;
 use tiny_skia::Pixmap;

@@ -2,13 +2,13 @@
 //!
 //! A prompt in the scenes' language ("a small red circle at the top left",
 //! "a green triangle above a blue star") is read into a [`Request`]; the
-//! [`super::scene_judge`] reads a picture; [`Request::verdict`] compares the two.
+//! [`super::judge::scenes`] reads a picture; [`Request::verdict`] compares the two.
 //! This is how generated pictures are graded: by the judge, never by the CLIP
 //! that guided them.
 
-use super::scene_judge::SeenObject;
+use super::judge::scenes::SeenObject;
 use super::scenes::{Colour, Position, Relation, Scene, Size, with_articles};
-use crate::shapes::Shape;
+use crate::world::shapes::Shape;
 
 /// One object a prompt asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -177,7 +177,7 @@ fn describe(seen: &[SeenObject]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::scene_judge::judge_scene;
+    use crate::world::judge::scenes::judge_scene;
     use crate::world::scenes::{SceneBatch, Split};
 
     #[test]

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tiny_skia::{Color, Pixmap};
 
-use crate::shapes::{Shape, ShapeSpec};
+use crate::world::shapes::{Shape, ShapeSpec};
 
 /// Named colours, far apart so that a colour word means one thing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -16,7 +16,7 @@ use candle_core::{D, DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::generators::Generator;
-use crate::autoencoder::{
+use crate::models::autoencoder::{
     PatchConv, PatchDeconv, adam, images_to_batch, seed_weights, weights_from_bytes,
     weights_from_file,
 };
@@ -389,7 +389,10 @@ fn revive(codebook: &Var, grid: &Tensor, used: &[bool]) -> candle_core::Result<(
 }
 
 /// The VQ autoencoder shipped with the course (`clip-art train-vq`).
-const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/scenes-vq.safetensors");
+const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/weights/scenes-vq.safetensors"
+));
 
 impl VqModel {
     /// The trained VQ autoencoder that ships with the course, default [`Config`].

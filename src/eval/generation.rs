@@ -1,6 +1,6 @@
 //! Generation measured by the judge: draw scenes the generator has never seen,
 //! use one of their captions as the prompt, generate, and ask the independent
-//! judge ([`crate::world::scene_judge`]) whether the picture shows what the
+//! judge ([`crate::world::judge::scenes`]) whether the picture shows what the
 //! prompt asks for. The guiding CLIP never grades its own work.
 
 use std::time::Instant;
@@ -8,14 +8,14 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::engine::Guide;
-use super::generate::{Bank, Settings, Start, generate};
-use super::generators::{Fourier, Generator, PixelDraw, RawPixels, snapshot};
-use super::prompts::Prompt;
-use super::vq::VqModel;
 use crate::clip::Clip;
+use crate::guide::engine::Guide;
+use crate::guide::generate::{Bank, Settings, Start, generate};
+use crate::guide::generators::{Fourier, Generator, PixelDraw, RawPixels, snapshot};
+use crate::guide::prompts::Prompt;
+use crate::guide::vq::VqModel;
+use crate::world::judge::scenes::judge_scene;
 use crate::world::requests::Request;
-use crate::world::scene_judge::judge_scene;
 use crate::world::scenes::{Scene, Split};
 
 /// The kinds of prompt the table reports separately.
@@ -169,11 +169,11 @@ pub fn run_trials(
                     std::ops::ControlFlow::Continue(())
                 })?;
                 for picture in &outcome.restart_pictures {
-                    restarts_judged_right.push(judged_right(&crate::pixels::tensor_to_image(
-                        &picture.get(0)?,
-                    )?));
+                    restarts_judged_right.push(judged_right(
+                        &crate::basics::pixels::tensor_to_image(&picture.get(0)?)?,
+                    ));
                 }
-                crate::pixels::tensor_to_image(&outcome.picture.get(0)?)?
+                crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?
             }
             other => {
                 let size = vq.config.image_size;

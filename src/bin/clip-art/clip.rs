@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use candle_core::Device;
 
-use clip_art::autoencoder::save_weights;
 use clip_art::clip::Clip;
 use clip_art::clip::ensemble::Ensemble;
 use clip_art::clip::mini::{self, MiniClip};
 use clip_art::clip::zero_shot::{self, Ranking};
-use clip_art::plot::{Series, line_chart, moving_average};
+use clip_art::models::autoencoder::save_weights;
+use clip_art::viz::plot::{Series, line_chart, moving_average};
 
 use super::{progress_bar, save, write_text};
 
@@ -24,7 +24,7 @@ pub fn open_clip(
     weights: &[PathBuf],
     device: &Device,
 ) -> anyhow::Result<(Box<dyn Clip>, &'static str)> {
-    use clip_art::clip::vit::OpenAiClip;
+    use clip_art::clip::openai::vit::OpenAiClip;
     const PHOTO: &str = "a photo of a {}.";
     const PICTURE: &str = "a picture of a {}";
     if choice != "mini" {
@@ -61,7 +61,8 @@ pub fn mini_clips(weights: &[PathBuf], device: &Device) -> anyhow::Result<Box<dy
 
 #[cfg(feature = "hub")]
 fn open_from_hub(device: &Device) -> anyhow::Result<Box<dyn Clip>> {
-    let clip = clip_art::clip::vit::OpenAiClip::from_hub("openai/clip-vit-base-patch32", device)?;
+    let clip =
+        clip_art::clip::openai::vit::OpenAiClip::from_hub("openai/clip-vit-base-patch32", device)?;
     Ok(Box::new(clip))
 }
 
@@ -155,9 +156,9 @@ pub fn zero_shot(
 /// Chapter 5's figures from the shipped mini-CLIP: a similarity matrix of a
 /// fresh batch, and the lecture's zero-shot display for two scenes.
 pub fn book_figures(out: &Path) -> anyhow::Result<()> {
-    use clip_art::autoencoder::images_to_batch;
     use clip_art::clip::loss::l2_normalize;
-    use clip_art::picture::Picture;
+    use clip_art::models::autoencoder::images_to_batch;
+    use clip_art::viz::picture::Picture;
     use clip_art::world::scenes::{SceneBatch, Split};
 
     let device = Device::Cpu;
@@ -169,7 +170,7 @@ pub fn book_figures(out: &Path) -> anyhow::Result<()> {
     let texts = l2_normalize(&clip.text_embeddings(&captions)?)?;
     let similarity = texts.matmul(&images.t()?)?.to_vec2::<f32>()?;
     save(
-        &clip_art::plot::similarity_matrix(&batch.images, &captions, &similarity)?,
+        &clip_art::viz::plot::similarity_matrix(&batch.images, &captions, &similarity)?,
         &out.join("similarity.png"),
     )?;
 

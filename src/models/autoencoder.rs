@@ -9,7 +9,7 @@
 //!
 //! Both halves are small convolutional networks written in candle's style
 //! (`Config`, `new(vb, &cfg)`, `forward`). The same encoder and decoder also make
-//! the variational autoencoder of [`crate::vae`].
+//! the variational autoencoder of [`crate::models::vae`].
 
 use std::path::Path;
 
@@ -285,7 +285,10 @@ pub fn mse(pictures: &Tensor, reconstructions: &Tensor) -> candle_core::Result<T
 // ANCHOR_END: autoencoder
 
 /// The trained autoencoder shipped with the course (`clip-art train-faces`).
-const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../weights/faces-autoencoder.safetensors");
+const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/weights/faces-autoencoder.safetensors"
+));
 
 impl Autoencoder {
     /// The trained autoencoder that ships with the course, for the default [`Config`].
@@ -348,7 +351,7 @@ pub fn images_to_batch(images: &[image::RgbImage], device: &Device) -> candle_co
 /// A batch tensor `[n, 3, s, s]` in [0, 1] back to pictures.
 pub fn batch_to_images(batch: &Tensor) -> anyhow::Result<Vec<image::RgbImage>> {
     (0..batch.dim(0)?)
-        .map(|i| crate::pixels::tensor_to_image(&batch.get(i)?))
+        .map(|i| crate::basics::pixels::tensor_to_image(&batch.get(i)?))
         .collect()
 }
 
@@ -532,7 +535,7 @@ mod tests {
         let batch = images_to_batch(&pictures, &device)?;
         let stacked = pictures
             .iter()
-            .map(|p| crate::pixels::image_to_tensor(p, &device))
+            .map(|p| crate::basics::pixels::image_to_tensor(p, &device))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let stacked = Tensor::stack(&stacked, 0)?;
         assert_eq!(batch.dims(), &[3, 3, 4, 5]);

@@ -7,8 +7,8 @@
 use image::RgbImage;
 use tiny_skia::{Color, Pixmap};
 
-use super::scenes::{Colour, Position, Size};
-use crate::shapes::{Shape, ShapeSpec};
+use crate::world::scenes::{Colour, Position, Size};
+use crate::world::shapes::{Shape, ShapeSpec};
 
 /// What the judge saw of one object.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -15,13 +15,13 @@ use ndarray::Array1;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::autoencoder::{Autoencoder, batch_to_images, images_to_batch};
-use crate::latent::{self, EditReport};
-use crate::picture::Picture;
-use crate::plot::PointGroup;
-use crate::vae::Vae;
+use crate::models::autoencoder::{Autoencoder, batch_to_images, images_to_batch};
+use crate::models::latent::{self, EditReport};
+use crate::models::vae::Vae;
+use crate::viz::picture::Picture;
+use crate::viz::plot::PointGroup;
 use crate::world::faces::{Attribute, Face, FaceBatch};
-use crate::world::judge::{self, Verdict, agreement, face_rate, judge_faces};
+use crate::world::judge::faces::{self as judge, Verdict, agreement, face_rate, judge_faces};
 
 /// One row of a quality table: how often each attribute survived.
 #[derive(Debug, Clone, PartialEq)]
@@ -288,7 +288,7 @@ pub fn write_figures(
     out: &Path,
 ) -> anyhow::Result<Tables> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let size = crate::autoencoder::Config::default().image_size as u32;
+    let size = crate::models::autoencoder::Config::default().image_size as u32;
     let save = |picture: Picture, name: &str| picture.save_png(out.join(name));
 
     let world = FaceBatch::draw(16, 64, seed);
@@ -388,5 +388,5 @@ pub fn pca_figure(
             (attribute.name(), groups)
         })
         .collect();
-    crate::plot::scatter_panels(&panels, "PC 1", "PC 2")
+    crate::viz::plot::scatter_panels(&panels, "PC 1", "PC 2")
 }

@@ -252,7 +252,7 @@ impl ShapeBatch {
         let flat: Vec<f32> = self
             .images
             .iter()
-            .flat_map(crate::pixels::image_to_chw)
+            .flat_map(crate::basics::pixels::image_to_chw)
             .collect();
         ndarray::Array2::from_shape_vec((self.images.len(), width), flat)
             .expect("every image has the same size")
@@ -357,7 +357,7 @@ mod tests {
         assert_eq!(rows.dim(), (3, 3 * 16 * 16));
         assert_eq!(
             rows.row(2).to_vec(),
-            crate::pixels::image_to_chw(&batch.images[2])
+            crate::basics::pixels::image_to_chw(&batch.images[2])
         );
     }
 

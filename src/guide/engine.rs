@@ -50,8 +50,8 @@ impl Keep {
     pub fn distances(self, pictures: &Tensor, init: &Tensor) -> anyhow::Result<Tensor> {
         let init = init.broadcast_as(pictures.shape())?;
         Ok(match self {
-            Keep::Pixels => crate::autoencoder::per_picture_mse(pictures, &init)?,
-            Keep::Layout => crate::autoencoder::per_picture_mse(
+            Keep::Pixels => crate::models::autoencoder::per_picture_mse(pictures, &init)?,
+            Keep::Layout => crate::models::autoencoder::per_picture_mse(
                 &pictures.max_keepdim(1)?,
                 &init.max_keepdim(1)?,
             )?,
@@ -164,7 +164,7 @@ impl<'a> Guide<'a> {
         cfg: &GuideConfig,
         mut on_step: impl FnMut(usize, f32) -> ControlFlow<()>,
     ) -> anyhow::Result<Vec<f32>> {
-        let mut adam = crate::autoencoder::adam(generator.variables(), cfg.learning_rate)?;
+        let mut adam = crate::models::autoencoder::adam(generator.variables(), cfg.learning_rate)?;
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut losses = Vec::with_capacity(cfg.steps);
         for step in 0..cfg.steps {
@@ -227,7 +227,7 @@ impl<'a> Guide<'a> {
 mod tests {
     use super::*;
     use crate::clip::mini::MiniClip;
-    use crate::guidance::generators::{PixelDraw, RawPixels};
+    use crate::guide::generators::{PixelDraw, RawPixels};
     use candle_core::Device;
 
     #[test]
@@ -275,7 +275,7 @@ mod tests {
             }
             let generator = RawPixels::from_picture(&init)?;
             guide.run(&generator, &cfg, |_, _| ControlFlow::Continue(()))?;
-            Ok(crate::autoencoder::mse(&generator.render()?, &init)?.to_scalar::<f32>()?)
+            Ok(crate::models::autoencoder::mse(&generator.render()?, &init)?.to_scalar::<f32>()?)
         };
         let (free, anchored) = (drift(0.0)?, drift(100.0)?);
         assert!(

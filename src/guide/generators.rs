@@ -185,7 +185,7 @@ impl Generator for Fourier {
 /// The picture a generator shows now, as an image (for frames and output).
 pub fn snapshot(generator: &dyn Generator) -> anyhow::Result<image::RgbImage> {
     let picture = generator.render()?.to_dtype(DType::F32)?;
-    crate::pixels::tensor_to_image(&picture.get(0)?)
+    crate::basics::pixels::tensor_to_image(&picture.get(0)?)
 }
 
 #[cfg(test)]

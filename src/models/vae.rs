@@ -14,10 +14,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::autoencoder::{Config, Decoder, Encoder, TrainConfig, fit, seed_weights};
+use crate::models::autoencoder::{Config, Decoder, Encoder, TrainConfig, fit, seed_weights};
 
 /// The trained VAE shipped with the course (see README: `clip-art train-faces`).
-const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../weights/faces-vae.safetensors");
+const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/weights/faces-vae.safetensors"
+));
 
 // ANCHOR: vae
 pub struct Vae {
@@ -123,7 +126,7 @@ pub fn standard_normal(
 impl Vae {
     /// The trained VAE that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<Vae> {
-        let vb = crate::autoencoder::weights_from_bytes(
+        let vb = crate::models::autoencoder::weights_from_bytes(
             SHIPPED_WEIGHTS.to_vec(),
             "shipped faces-vae.safetensors",
             device,
@@ -133,7 +136,7 @@ impl Vae {
 
     /// Loads a VAE saved by `clip-art train-faces`.
     pub fn load(path: &std::path::Path, cfg: &Config, device: &Device) -> anyhow::Result<Vae> {
-        let vb = crate::autoencoder::weights_from_file(path, device)?;
+        let vb = crate::models::autoencoder::weights_from_file(path, device)?;
         Vae::new(vb, cfg).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 }

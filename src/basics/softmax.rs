@@ -70,7 +70,7 @@ pub fn cross_entropy_grad(logits: ArrayView2<f32>, targets: ArrayView2<f32>) -> 
 
 /// Hard labels as one-hot target rows, so the soft form and its gradient apply.
 pub fn one_hot_targets(labels: &[usize], classes: usize) -> Array2<f32> {
-    crate::one_hot::one_hot_rows(labels, classes)
+    crate::basics::one_hot::one_hot_rows(labels, classes)
 }
 
 /// The index of the largest entry of each row: the predicted class.

@@ -7,7 +7,6 @@
 pub mod cutouts;
 pub mod editing;
 pub mod engine;
-pub mod evaluate;
 pub mod generate;
 pub mod generators;
 pub mod loss;

@@ -7,19 +7,19 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use clip_art::autoencoder::{self, Autoencoder, TrainConfig as FacesTrainConfig};
-use clip_art::classifier::{self, Config, TrainConfig};
+use clip_art::basics::one_hot::{self, ALPHABET, LECTURE_VOCABULARY};
 use clip_art::clip::{mini, zero_shot};
-use clip_art::device::{self, DeviceChoice};
-use clip_art::faces_report;
-use clip_art::one_hot::{self, ALPHABET, LECTURE_VOCABULARY};
-use clip_art::picture::{Picture, write_atomically};
-use clip_art::shapes::{Shape, ShapeBatch, ShapeSpec};
-use clip_art::vae::{self, Vae};
+use clip_art::eval::faces;
+use clip_art::models::autoencoder::{self, Autoencoder, TrainConfig as FacesTrainConfig};
+use clip_art::models::classifier::{self, Config, TrainConfig};
+use clip_art::models::vae::{self, Vae};
+use clip_art::nn::device::{self, DeviceChoice};
+use clip_art::viz::picture::{Picture, write_atomically};
+use clip_art::world::shapes::{Shape, ShapeBatch, ShapeSpec};
 
 mod allocator;
-mod clip_commands;
-mod generate_commands;
+mod clip;
+mod generate;
 
 #[derive(Parser)]
 #[command(
@@ -171,7 +171,7 @@ enum Command {
     /// guidance (default: mini-CLIP guiding the VQ decoder), graded by the judge.
     Generate {
         #[command(flatten)]
-        args: generate_commands::GenerateArgs,
+        args: generate::GenerateArgs,
     },
     /// Chapter 6: measure generation with the judge: success rate per kind of
     /// prompt (and on held-out colour–shape pairs), time per picture, and the
@@ -197,8 +197,8 @@ enum Command {
         cutouts: Option<usize>,
         /// Drawn scenes CLIP ranks to choose the starts: `every-kind` or a
         /// number of random scenes.
-        #[arg(long, default_value_t = clip_art::guidance::generate::DEFAULT_BANK)]
-        bank: clip_art::guidance::generate::BankKind,
+        #[arg(long, default_value_t = clip_art::guide::generate::DEFAULT_BANK)]
+        bank: clip_art::guide::generate::BankKind,
         /// The guiding mini-CLIP: a mini-clip.safetensors saved by train-clip,
         /// or several that guide together (default: the three shipped ones).
         #[arg(long)]
@@ -228,11 +228,11 @@ enum Command {
     /// Chapter 6: train the VQ decoder (encoder, codebook, decoder) on captioned
     /// scenes (seeded); this is how the shipped weights/scenes-vq.safetensors was made.
     TrainVq {
-        #[arg(long, default_value_t = clip_art::guidance::vq::TrainConfig::default().steps)]
+        #[arg(long, default_value_t = clip_art::guide::vq::TrainConfig::default().steps)]
         steps: usize,
-        #[arg(long, default_value_t = clip_art::guidance::vq::TrainConfig::default().batch_size)]
+        #[arg(long, default_value_t = clip_art::guide::vq::TrainConfig::default().batch_size)]
         batch_size: usize,
-        #[arg(long, default_value_t = clip_art::guidance::vq::TrainConfig::default().learning_rate)]
+        #[arg(long, default_value_t = clip_art::guide::vq::TrainConfig::default().learning_rate)]
         lr: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -351,8 +351,7 @@ fn main() -> anyhow::Result<()> {
             );
             let device = device::open(device)?;
             let (autoencoder, vae) = face_models(weights.as_deref(), &device)?;
-            let tables =
-                faces_report::write_figures(&autoencoder, &vae, count, seed, &device, &out)?;
+            let tables = faces::write_figures(&autoencoder, &vae, count, seed, &device, &out)?;
             println!("{}\n{}", tables.models, tables.edits);
             println!("pictures in {}", out.display());
             Ok(())
@@ -378,7 +377,7 @@ fn main() -> anyhow::Result<()> {
                 two_objects,
                 seed,
             };
-            clip_commands::train_clip(&train, device::open(device)?, &weights)
+            clip::train_clip(&train, device::open(device)?, &weights)
         }
         Command::ClipReport {
             count,
@@ -390,7 +389,7 @@ fn main() -> anyhow::Result<()> {
                 count >= 10,
                 "--count must be at least 10 scenes, got {count}"
             );
-            let model = clip_commands::mini_clips(&weights, &device::open(device)?)?;
+            let model = clip::mini_clips(&weights, &device::open(device)?)?;
             let evaluation = zero_shot::evaluate(model.as_ref(), count, seed)?;
             println!("{}", evaluation.markdown());
             Ok(())
@@ -405,19 +404,18 @@ fn main() -> anyhow::Result<()> {
             weights,
             device,
         } => {
-            let (model, template) =
-                clip_commands::open_clip(&clip, &weights, &device::open(device)?)?;
+            let (model, template) = clip::open_clip(&clip, &weights, &device::open(device)?)?;
             let templates = if templates.is_empty() {
                 vec![template.to_string()]
             } else {
                 templates
             };
-            let ranking = clip_commands::zero_shot(model.as_ref(), &image, &labels, &templates)?;
+            let ranking = clip::zero_shot(model.as_ref(), &image, &labels, &templates)?;
             let truth = truth.unwrap_or_else(|| ranking.ranked[0].0.clone());
             print!("{}", ranking.display(&truth, top));
             Ok(())
         }
-        Command::Generate { args } => generate_commands::generate(&args),
+        Command::Generate { args } => generate::generate(&args),
         Command::EditReport {
             count,
             seed,
@@ -426,7 +424,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             anyhow::ensure!(count > 0, "--count must be positive");
             std::fs::create_dir_all(&out)?;
-            generate_commands::edit_report(count, seed, device::open(device)?, &out)
+            generate::edit_report(count, seed, device::open(device)?, &out)
         }
         Command::GenerateReport {
             count,
@@ -442,7 +440,7 @@ fn main() -> anyhow::Result<()> {
             out,
         } => {
             anyhow::ensure!(count > 0, "--count must be positive");
-            let mut settings = clip_art::guidance::generate::Settings::new(
+            let mut settings = clip_art::guide::generate::Settings::new(
                 clip_art::clip::mini::Config::default().image_size,
             );
             settings.steps = steps.unwrap_or(settings.steps);
@@ -459,8 +457,8 @@ fn main() -> anyhow::Result<()> {
             } else {
                 "mini"
             };
-            let (clip, _) = clip_commands::open_clip(choice, &weights, &device)?;
-            generate_commands::report(
+            let (clip, _) = clip::open_clip(choice, &weights, &device)?;
+            generate::report(
                 clip.as_ref(),
                 &settings,
                 bank,
@@ -479,14 +477,14 @@ fn main() -> anyhow::Result<()> {
             weights,
         } => {
             check_training(steps, batch_size, 1, lr)?;
-            let train = clip_art::guidance::vq::TrainConfig {
+            let train = clip_art::guide::vq::TrainConfig {
                 steps,
                 batch_size,
                 learning_rate: lr,
                 seed,
                 ..Default::default()
             };
-            generate_commands::train_vq(&train, device::open(device)?, &weights)
+            generate::train_vq(&train, device::open(device)?, &weights)
         }
         Command::BookFigures { training, out } => book_figures(&training, &out),
     }
@@ -593,13 +591,13 @@ fn train_faces(
     );
     write_text(&weights.join("faces-training.md"), &record)?;
     println!("{record}");
-    let ae_curve = clip_art::plot::moving_average(&ae_losses, 25);
+    let ae_curve = clip_art::viz::plot::moving_average(&ae_losses, 25);
     save(
-        &clip_art::plot::line_chart(
+        &clip_art::viz::plot::line_chart(
             "Autoencoder: reconstruction MSE",
             "step",
             "MSE (moving average of 25)",
-            &[clip_art::plot::Series {
+            &[clip_art::viz::plot::Series {
                 name: "autoencoder",
                 values: &ae_curve,
             }],
@@ -708,7 +706,7 @@ fn book_figures(args: &TrainingArgs, out: &Path) -> anyhow::Result<()> {
     // Chapters 3–4, from the shipped models
     let device = device::open(args.device)?;
     let (autoencoder, vae) = face_models(None, &device)?;
-    let tables = faces_report::write_figures(&autoencoder, &vae, 300, 1, &device, out)?;
+    let tables = faces::write_figures(&autoencoder, &vae, 300, 1, &device, out)?;
     write_text(&out.join("faces-models.md"), &tables.models)?;
     write_text(&out.join("faces-edits.md"), &tables.edits)?;
     let loss_plot = Path::new("weights/faces-loss.png");
@@ -719,6 +717,6 @@ fn book_figures(args: &TrainingArgs, out: &Path) -> anyhow::Result<()> {
         )
     })?;
     // Chapter 5, from the shipped mini-CLIP; chapter 6, from train-vq's record.
-    clip_commands::book_figures(out)?;
-    generate_commands::book_figures(out)
+    clip::book_figures(out)?;
+    generate::book_figures(out)
 }

@@ -20,10 +20,10 @@ use super::generate::{Bank, Settings, Start, generate};
 use super::generators::{Generator, RawPixels};
 use super::prompts::Prompt;
 use super::vq::VqModel;
-use crate::autoencoder::images_to_batch;
 use crate::clip::Clip;
+use crate::models::autoencoder::images_to_batch;
+use crate::world::judge::scenes::{SeenObject, judge_scene};
 use crate::world::requests::Request;
-use crate::world::scene_judge::{SeenObject, judge_scene};
 use crate::world::scenes::{Colour, HELD_OUT, Scene, Split, with_articles};
 
 /// The init weight of `clip-art generate --init` with [`Keep::Layout`]
@@ -192,7 +192,7 @@ pub fn run_edits(
             method,
             &settings,
         )?;
-        let after = crate::pixels::tensor_to_image(&picture.get(0)?)?;
+        let after = crate::basics::pixels::tensor_to_image(&picture.get(0)?)?;
         let trial = EditTrial {
             prompt: case.prompt.clone(),
             verdict: case.verdict(&judge_scene(&after)),
@@ -241,7 +241,7 @@ pub fn run_image_prompts(
         let outcome = generate(&guide, vq, Start::Bank(bank), &settings, |_| {
             std::ops::ControlFlow::Continue(())
         })?;
-        let picture = crate::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
+        let picture = crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
         let request = Request::parse(&caption)
             .ok_or_else(|| anyhow::anyhow!("caption {caption:?} is not in the scenes' language"))?;
         let trial = ImagePromptTrial {
@@ -270,8 +270,8 @@ pub fn success_rate<'a>(verdicts: impl IntoIterator<Item = &'a Result<(), String
 mod tests {
     use super::*;
     use crate::clip::mini::MiniClip;
-    use crate::shapes::Shape;
     use crate::world::scenes::{Position, Size};
+    use crate::world::shapes::Shape;
 
     #[test]
     fn cases_change_the_colour_and_keep_trained_pairs() {

@@ -5,7 +5,7 @@
 //! face's latent code, puts glasses on it. This module finds such directions two
 //! ways — the difference of means, and least squares on all attributes at once —
 //! walks between faces (interpolation), and looks at the space with PCA. Every
-//! edit is graded by the independent [judge](crate::world::judge).
+//! edit is graded by the independent [judge](crate::world::judge::faces).
 
 use anyhow::Context;
 use candle_core::{Device, Tensor};
@@ -14,10 +14,10 @@ use linfa_linalg::cholesky::SolveC;
 use linfa_linalg::eigh::{EigSort, Eigh};
 use ndarray::{Array1, Array2, Axis, s};
 
-use crate::autoencoder::{batch_to_images, images_to_batch};
-use crate::vae::Vae;
+use crate::models::autoencoder::{batch_to_images, images_to_batch};
+use crate::models::vae::Vae;
 use crate::world::faces::{Attribute, Face, FaceBatch};
-use crate::world::judge::{Verdict, judge_faces};
+use crate::world::judge::faces::{Verdict, judge_faces};
 
 /// The latent code (the VAE encoder's mean) of each picture, one row per picture.
 pub fn encode(vae: &Vae, images: &[RgbImage], device: &Device) -> anyhow::Result<Array2<f32>> {

@@ -23,7 +23,7 @@ use super::cutouts::Cutouts;
 use super::engine::{Guide, GuideConfig};
 use super::generators::Generator;
 use super::vq::{VqGenerator, VqModel};
-use crate::autoencoder::images_to_batch;
+use crate::models::autoencoder::images_to_batch;
 use crate::world::scenes::{Scene, SceneBatch, Split};
 
 /// The bank `clip-art generate` ranks by default: one scene of every kind, so
@@ -297,9 +297,9 @@ mod tests {
     use super::*;
     use crate::clip::Clip;
     use crate::clip::mini::MiniClip;
-    use crate::guidance::prompts::Prompt;
+    use crate::guide::prompts::Prompt;
+    use crate::world::judge::scenes::judge_scene;
     use crate::world::requests::Request;
-    use crate::world::scene_judge::judge_scene;
 
     #[test]
     fn generates_what_the_judge_asks_for_the_same_every_time() -> anyhow::Result<()> {
@@ -320,7 +320,7 @@ mod tests {
             })
         };
         let outcome = run()?;
-        let picture = crate::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
+        let picture = crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
         let request = Request::parse(text).expect("a scene prompt");
         assert_eq!(request.verdict(&judge_scene(&picture)), Ok(()));
         assert_eq!(outcome.restart_scores.len(), 2);
@@ -348,7 +348,7 @@ mod tests {
         let outcome = generate(&guide, &vq, Start::Bank(&bank), &settings, |_| {
             ControlFlow::Continue(())
         })?;
-        let picture = crate::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
+        let picture = crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
         let request = Request::parse(text).expect("a scene prompt");
         assert_eq!(request.verdict(&judge_scene(&picture)), Ok(()));
         Ok(())

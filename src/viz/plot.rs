@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use image::RgbImage;
 use plotters::prelude::*;
 
-use crate::picture::Picture;
+use crate::viz::picture::Picture;
 
 const FONT: &str = "sans-serif";
 

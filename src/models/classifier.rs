@@ -11,8 +11,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
-use crate::shapes::{Shape, ShapeBatch};
-use crate::softmax::{argmax_rows, cross_entropy, cross_entropy_grad, one_hot_targets};
+use crate::basics::softmax::{argmax_rows, cross_entropy, cross_entropy_grad, one_hot_targets};
+use crate::world::shapes::{Shape, ShapeBatch};
 
 /// Sizes of the two-layer network: pixels → hidden (ReLU) → one logit per class.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -321,8 +321,8 @@ pub fn run_experiment(
 
 impl ExperimentReport {
     /// Both loss curves (smoothed over 25 steps) in one chart.
-    pub fn loss_chart(&self) -> anyhow::Result<crate::picture::Picture> {
-        use crate::plot::{Series, line_chart, moving_average};
+    pub fn loss_chart(&self) -> anyhow::Result<crate::viz::picture::Picture> {
+        use crate::viz::plot::{Series, line_chart, moving_average};
         let scratch = moving_average(&self.scratch_losses, 25);
         let candle = moving_average(&self.candle_losses, 25);
         line_chart(

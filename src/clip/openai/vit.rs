@@ -285,7 +285,7 @@ impl VisionTransformer {
     pub fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
         let (b, _, h, w) = pixels.dims4()?;
         let (p, d) = (self.patch, self.class_embedding.dim(0)?);
-        let rows = crate::autoencoder::patch_rows(pixels, p)?;
+        let rows = crate::models::autoencoder::patch_rows(pixels, p)?;
         let patches = self
             .patch_embedding
             .forward(&rows)?
@@ -346,7 +346,7 @@ impl ClipModel {
 
     /// `logits_per_image` `[images, texts]`: e^t times the cosine similarities.
     pub fn logits(&self, pixels: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
-        super::loss::similarity_logits(
+        crate::clip::loss::similarity_logits(
             &self.image_features(pixels)?,
             &self.text_features(ids)?,
             &self.logit_scale,
@@ -397,7 +397,7 @@ impl ClipModel {
     }
 }
 
-/// OpenAI's CLIP with its tokenizer and preprocessing, as a [`super::Clip`]:
+/// OpenAI's CLIP with its tokenizer and preprocessing, as a [`crate::clip::Clip`]:
 /// what zero-shot classification and guidance use.
 pub struct OpenAiClip {
     pub model: ClipModel,
@@ -424,7 +424,7 @@ impl OpenAiClip {
     }
 }
 
-impl super::Clip for OpenAiClip {
+impl crate::clip::Clip for OpenAiClip {
     fn device(&self) -> &Device {
         &self.device
     }

@@ -12,7 +12,7 @@ use image::RgbImage;
 use image::imageops::{FilterType, resize};
 use tiny_skia::Pixmap;
 
-use super::faces::{Attribute, Face, HAIR_COLOURS, SKIN_TONES};
+use crate::world::faces::{Attribute, Face, HAIR_COLOURS, SKIN_TONES};
 
 /// The judge compares pictures at this size.
 const JUDGE_SIZE: u32 = 32;
@@ -68,7 +68,7 @@ pub fn judge_face(image: &RgbImage) -> Verdict {
 
 /// Judges many pictures, on every core.
 pub fn judge_faces(images: &[RgbImage]) -> Vec<Verdict> {
-    super::map_on_every_core(images, judge_face)
+    crate::world::map_on_every_core(images, judge_face)
 }
 
 /// The share of pictures whose judged attribute agrees with the truth.
@@ -106,7 +106,7 @@ impl Search {
 
     fn error(&mut self, face: &Face) -> f32 {
         face.paint(&mut self.canvas);
-        let drawn = blurred(&super::pixmap_to_rgb(&self.canvas));
+        let drawn = blurred(&crate::world::pixmap_to_rgb(&self.canvas));
         let sum: f32 = drawn
             .iter()
             .zip(&self.target)
@@ -183,7 +183,7 @@ fn grid(low: f32, high: f32, count: usize) -> Vec<f32> {
 /// with the separable kernel [1, 2, 1]/4 (edges repeated).
 fn blurred(image: &RgbImage) -> Vec<f32> {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let mut planes = crate::pixels::image_to_chw(image);
+    let mut planes = crate::basics::pixels::image_to_chw(image);
     let mut scratch = vec![0.0; w * h];
     for plane in planes.chunks_exact_mut(w * h) {
         for _ in 0..BLUR_PASSES {

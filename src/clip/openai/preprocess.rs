@@ -137,7 +137,7 @@ pub fn normalise(pictures: &Tensor) -> candle_core::Result<Tensor> {
 
 /// A picture file's pixels as CLIP sees them before normalisation: `[1, 3, s, s]`.
 pub fn picture_tensor(image: &RgbImage, size: u32, device: &Device) -> candle_core::Result<Tensor> {
-    crate::pixels::image_to_tensor(&resize_and_crop(image, size), device)?.unsqueeze(0)
+    crate::basics::pixels::image_to_tensor(&resize_and_crop(image, size), device)?.unsqueeze(0)
 }
 
 #[cfg(test)]

@@ -5,13 +5,13 @@ use std::path::Path;
 use anyhow::Context;
 use candle_core::Device;
 
-use clip_art::autoencoder::{batch_to_images, images_to_batch, save_weights};
 use clip_art::clip::zero_shot::fill_template;
-use clip_art::guidance::generate::{BANK_SEED, BankKind, DEFAULT_BANK};
-use clip_art::guidance::vq::{self, VqModel};
-use clip_art::picture::Picture;
-use clip_art::plot::{Series, line_chart, moving_average};
-use clip_art::world::scene_judge::judge_scene;
+use clip_art::guide::generate::{BANK_SEED, BankKind, DEFAULT_BANK};
+use clip_art::guide::vq::{self, VqModel};
+use clip_art::models::autoencoder::{batch_to_images, images_to_batch, save_weights};
+use clip_art::viz::picture::Picture;
+use clip_art::viz::plot::{Series, line_chart, moving_average};
+use clip_art::world::judge::scenes::judge_scene;
 use clip_art::world::scenes::{SceneBatch, Split};
 
 use super::{progress_bar, save, write_text};
@@ -120,8 +120,8 @@ pub fn measure(
 }
 
 fn same_objects(
-    a: &[clip_art::world::scene_judge::SeenObject],
-    b: &[clip_art::world::scene_judge::SeenObject],
+    a: &[clip_art::world::judge::scenes::SeenObject],
+    b: &[clip_art::world::judge::scenes::SeenObject],
 ) -> bool {
     a.len() == b.len()
         && a.iter().all(|x| {
@@ -224,7 +224,7 @@ pub struct GenerateArgs {
     pub init: Option<std::path::PathBuf>,
     /// With --init: the weight of the distance to the init picture, which
     /// keeps the result near it (0: free).
-    #[arg(long, default_value_t = clip_art::guidance::editing::EDIT_WEIGHT)]
+    #[arg(long, default_value_t = clip_art::guide::editing::EDIT_WEIGHT)]
     pub init_weight: f64,
     /// With --init: keep its `layout` (where things are; colours may change)
     /// or all its `pixels`.
@@ -257,7 +257,7 @@ pub struct GenerateArgs {
     pub vq_weights: Option<std::path::PathBuf>,
     /// auto, cpu, cuda or metal.
     #[arg(long, default_value = "auto")]
-    pub device: clip_art::device::DeviceChoice,
+    pub device: clip_art::nn::device::DeviceChoice,
 }
 
 /// `out/a-red-circle-above-a-blue-square.png` for that prompt.
@@ -292,10 +292,10 @@ fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
 
 /// Runs `clip-art generate`: the course's main job.
 pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
-    use clip_art::guidance::engine::{Guide, Keep};
-    use clip_art::guidance::generate::{self as guided, Bank, Settings, Start};
-    use clip_art::guidance::generators::{Fourier, Generator, PixelDraw, RawPixels, snapshot};
-    use clip_art::guidance::prompts::Prompt;
+    use clip_art::guide::engine::{Guide, Keep};
+    use clip_art::guide::generate::{self as guided, Bank, Settings, Start};
+    use clip_art::guide::generators::{Fourier, Generator, PixelDraw, RawPixels, snapshot};
+    use clip_art::guide::prompts::Prompt;
     use clip_art::world::requests::Request;
     use rand::SeedableRng;
     use std::ops::ControlFlow;
@@ -326,8 +326,8 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         args.size
     };
     anyhow::ensure!(size >= 8, "--size must be at least 8 pixels, got {size}");
-    let device = clip_art::device::open(args.device)?;
-    let (clip, _) = super::clip_commands::open_clip(&args.clip, &args.clip_weights, &device)?;
+    let device = clip_art::nn::device::open(args.device)?;
+    let (clip, _) = super::clip::open_clip(&args.clip, &args.clip_weights, &device)?;
     let init = args
         .init
         .as_deref()
@@ -463,8 +463,9 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     };
     bar.finish_and_clear();
     let seconds = start_time.elapsed().as_secs_f32();
-    let image =
-        clip_art::pixels::tensor_to_image(&picture.to_dtype(candle_core::DType::F32)?.get(0)?)?;
+    let image = clip_art::basics::pixels::tensor_to_image(
+        &picture.to_dtype(candle_core::DType::F32)?.get(0)?,
+    )?;
     let verdict = prompts
         .iter()
         .find(|p| p.weight > 0.0)
@@ -508,14 +509,20 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         ));
     }
     let shown = Picture(image.clone()).scaled(args.scale);
-    clip_art::picture::write_atomically(&out, &clip_art::picture::png_with_text(&shown.0, &text)?)?;
+    clip_art::viz::picture::write_atomically(
+        &out,
+        &clip_art::viz::picture::png_with_text(&shown.0, &text)?,
+    )?;
     if let Some(gif) = &args.gif {
         frames.push(image.clone());
         let enlarged: Vec<image::RgbImage> = frames
             .iter()
             .map(|f| Picture(f.clone()).scaled(args.scale).0)
             .collect();
-        clip_art::picture::write_atomically(gif, &clip_art::picture::gif_bytes(&enlarged, 100)?)?;
+        clip_art::viz::picture::write_atomically(
+            gif,
+            &clip_art::viz::picture::gif_bytes(&enlarged, 100)?,
+        )?;
         println!("wrote {} ({} frames)", gif.display(), enlarged.len());
     }
     if interrupted {
@@ -543,18 +550,18 @@ const ROTATION_ABLATION: f32 = 10.0;
 /// (the three shipped mini-CLIPs, or mini-CLIPs saved by `train-clip`) guiding.
 pub fn report(
     clip: &dyn clip_art::clip::Clip,
-    default: &clip_art::guidance::generate::Settings,
+    default: &clip_art::guide::generate::Settings,
     bank_kind: BankKind,
     count: usize,
     ablation_count: usize,
     seed: u64,
     out: &Path,
 ) -> anyhow::Result<()> {
-    use clip_art::guidance::cutouts::Cutouts;
-    use clip_art::guidance::evaluate::{
+    use clip_art::eval::generation::{
         Method, run_trials, summary_header, summary_row, test_prompts,
     };
-    use clip_art::guidance::generate::{Bank, Settings};
+    use clip_art::guide::cutouts::Cutouts;
+    use clip_art::guide::generate::{Bank, Settings};
 
     let device = clip.device();
     let vq = VqModel::shipped(device)?;
@@ -570,7 +577,7 @@ pub fn report(
                      method: Method,
                      settings: &Settings,
                      per_kind: usize|
-     -> anyhow::Result<Vec<clip_art::guidance::evaluate::Trial>> {
+     -> anyhow::Result<Vec<clip_art::eval::generation::Trial>> {
         let prompts = test_prompts(per_kind, 1_000 + seed);
         let bar = super::progress_bar("prompts", prompts.len())?;
         bar.set_message(label.to_string());
@@ -710,11 +717,11 @@ pub fn book_figures(out: &Path) -> anyhow::Result<()> {
 /// method, and generation from image prompts.
 pub fn edit_report(count: usize, seed: u64, device: Device, out: &Path) -> anyhow::Result<()> {
     use clip_art::clip::Clip;
-    use clip_art::guidance::editing::{
+    use clip_art::guide::editing::{
         EDIT_WEIGHT, EditMethod, edit_cases, run_edits, run_image_prompts, success_rate,
     };
-    use clip_art::guidance::engine::Keep;
-    use clip_art::guidance::generate::{Bank, RANDOM_BANK, Settings};
+    use clip_art::guide::engine::Keep;
+    use clip_art::guide::generate::{Bank, RANDOM_BANK, Settings};
 
     let clip = clip_art::clip::mini::shipped_ensemble(&device)?;
     let vq = VqModel::shipped(&device)?;
@@ -822,14 +829,14 @@ pub fn edit_report(count: usize, seed: u64, device: Device, out: &Path) -> anyho
 fn modifier_table(
     clip: &dyn clip_art::clip::Clip,
     vq: &VqModel,
-    bank: &clip_art::guidance::generate::Bank,
-    settings: &clip_art::guidance::generate::Settings,
+    bank: &clip_art::guide::generate::Bank,
+    settings: &clip_art::guide::generate::Settings,
     count: usize,
     seed: u64,
 ) -> anyhow::Result<String> {
-    use clip_art::guidance::editing::success_rate;
+    use clip_art::guide::editing::success_rate;
+    use clip_art::world::judge::scenes::judge_scene;
     use clip_art::world::requests::Request;
-    use clip_art::world::scene_judge::judge_scene;
     use clip_art::world::scenes::{Scene, Split};
     use rand::SeedableRng;
 
@@ -858,7 +865,7 @@ fn modifier_table(
     for (label, template) in phrasings {
         let mut verdicts = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            let settings = clip_art::guidance::generate::Settings {
+            let settings = clip_art::guide::generate::Settings {
                 seed: settings.seed.wrapping_add(i as u64),
                 ..settings.clone()
             };
@@ -879,16 +886,16 @@ fn modifier_table(
 fn picture_for(
     clip: &dyn clip_art::clip::Clip,
     vq: &VqModel,
-    bank: &clip_art::guidance::generate::Bank,
-    settings: &clip_art::guidance::generate::Settings,
+    bank: &clip_art::guide::generate::Bank,
+    settings: &clip_art::guide::generate::Settings,
     text: &str,
 ) -> anyhow::Result<image::RgbImage> {
-    use clip_art::guidance::engine::Guide;
-    use clip_art::guidance::generate::{Start, generate};
-    use clip_art::guidance::prompts::Prompt;
+    use clip_art::guide::engine::Guide;
+    use clip_art::guide::generate::{Start, generate};
+    use clip_art::guide::prompts::Prompt;
     let guide = Guide::new(clip, &Prompt::parse_all(text)?)?;
     let outcome = generate(&guide, vq, Start::Bank(bank), settings, |_| {
         std::ops::ControlFlow::Continue(())
     })?;
-    clip_art::pixels::tensor_to_image(&outcome.picture.get(0)?)
+    clip_art::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)
 }
