@@ -51,5 +51,6 @@ pub mod book {
         Clip => "ch05-clip.md",
         GuidedGeneration => "ch06-guided-generation.md",
         EditingPromptsTricks => "ch07-editing-prompts-tricks.md",
+        LabNotebook => "lab-notebook.md",
     }
 }

@@ -2,7 +2,8 @@
 //! with the default settings (the same run as `clip-art train-shapes`).
 
 use candle_core::Device;
-use clip_art::models::classifier::{Config, TrainConfig, run_experiment};
+use clip_art::eval::shapes::run_experiment;
+use clip_art::models::classifier::{Config, TrainConfig};
 
 #[test]
 fn both_classifiers_reach_95_percent_on_fresh_images() {

@@ -210,7 +210,7 @@ fn generate_refuses_to_overwrite_and_names_bad_input() {
 
 #[test]
 fn generate_with_init_recolours_a_red_circle_in_place() {
-    use clip_art::guide::editing::{EditCase, edit_cases};
+    use clip_art::eval::editing::{EditCase, edit_cases};
     use clip_art::world::judge::scenes::judge_scene;
     use clip_art::world::scenes::Colour;
     use clip_art::world::shapes::Shape;

@@ -5,10 +5,9 @@
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use clip_art::eval::faces::{Method, edit_report, model_report};
-use clip_art::models::autoencoder::{
-    Autoencoder, Config, TrainConfig, save_weights, train_autoencoder,
-};
+use clip_art::models::autoencoder::{Autoencoder, Config, TrainConfig, train_autoencoder};
 use clip_art::models::vae::Vae;
+use clip_art::nn::weights::save_weights;
 
 const FACES: usize = 200;
 

@@ -5,7 +5,8 @@
 mod exercise;
 
 use candle_core::Device;
-use clip_art::models::latent::{decode, encode, grade_edit};
+use clip_art::eval::faces::grade_edit;
+use clip_art::models::latent::{decode, encode};
 use clip_art::models::vae::Vae;
 use clip_art::world::faces::{Attribute, Face, FaceBatch};
 use clip_art::world::judge::faces::judge_faces;
@@ -13,7 +14,7 @@ use exercise::{apply_direction, attribute_direction};
 
 /// Edits faces that lack `attribute` with the student's functions and returns
 /// the judge's report.
-fn edit(attribute: Attribute) -> clip_art::models::latent::EditReport {
+fn edit(attribute: Attribute) -> clip_art::eval::faces::EditReport {
     let device = Device::Cpu;
     let vae = Vae::shipped(&device).unwrap();
     let size = clip_art::models::autoencoder::Config::default().image_size as u32;

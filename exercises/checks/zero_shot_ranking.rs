@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use clip_art::clip::Clip;
 use clip_art::clip::mini::MiniClip;
 use clip_art::clip::zero_shot::{MINI_TEMPLATES, Ranking, colour_shape_labels};
-use clip_art::models::autoencoder::images_to_batch;
+use clip_art::nn::batch::images_to_batch;
 use clip_art::world::scenes::{SceneBatch, Split};
 use exercise::rank_labels;
 

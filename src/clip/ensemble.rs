@@ -87,7 +87,7 @@ impl<C: Clip> Clip for Ensemble<C> {
 mod tests {
     use super::*;
     use crate::clip::mini::{Config, MiniClip};
-    use crate::models::autoencoder::seed_weights;
+    use crate::nn::weights::seed_weights;
     use candle_core::{DType, Var};
     use candle_nn::{VarBuilder, VarMap};
 

@@ -20,7 +20,10 @@ use rand_chacha::ChaCha8Rng;
 use super::Clip;
 use super::ensemble::Ensemble;
 use super::loss::{INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_hard_negatives};
-use crate::models::autoencoder::{self, Encoder, images_to_batch, seed_weights};
+use crate::models::autoencoder::{self, Encoder};
+use crate::nn::batch::images_to_batch;
+use crate::nn::train::{fit, step_seed};
+use crate::nn::weights::{seed_weights, weights_from_bytes, weights_from_file};
 use crate::world::scenes::{Scene, SceneBatch, Split, hard_negative, vocabulary};
 
 /// Sizes of mini-CLIP.
@@ -296,14 +299,9 @@ pub fn train(
     seed_weights(&varmap, train.seed)?;
     let temperature = varmap.data().lock().expect("varmap lock")["temperature"].clone();
     temperature.set(&Tensor::new(INITIAL_TEMPERATURE as f32, device)?)?;
-    let mut adam = autoencoder::adam(varmap.all_vars(), train.learning_rate)?;
     let mut reports = Vec::with_capacity(train.steps);
-    for step in 0..train.steps {
-        candle_nn::Optimizer::set_learning_rate(
-            &mut adam,
-            cosine_learning_rate(train.learning_rate, step, train.steps),
-        );
-        let seed = train.seed.wrapping_mul(1_000_003).wrapping_add(step as u64);
+    let step_loss = |step: usize| -> anyhow::Result<(Tensor, (Tensor, Tensor, Tensor))> {
+        let seed = step_seed(train.seed, step);
         let batch = SceneBatch::draw_mixed(
             train.batch_size,
             cfg.image_size as u32,
@@ -334,20 +332,24 @@ pub fn train(
             &matches,
             &text_matches(&batch.scenes, &negatives, device)?,
         )?;
-        candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
-        clamp_temperature(&temperature)?;
-        let loss = loss.to_scalar::<f32>()?;
-        anyhow::ensure!(
-            loss.is_finite(),
-            "training diverged at step {step}: loss {loss}"
-        );
-        let report = StepReport {
-            loss,
-            accuracy: batch_accuracy(&image_e, &text_e, &matches)?,
-        };
-        reports.push(report);
-        on_step(step, report);
-    }
+        Ok((loss, (image_e, text_e, matches)))
+    };
+    fit(
+        varmap.all_vars(),
+        train.steps,
+        |step| cosine_learning_rate(train.learning_rate, step, train.steps),
+        step_loss,
+        |step, loss, (image_e, text_e, matches)| {
+            clamp_temperature(&temperature)?;
+            let report = StepReport {
+                loss,
+                accuracy: batch_accuracy(&image_e, &text_e, &matches)?,
+            };
+            reports.push(report);
+            on_step(step, report);
+            Ok(())
+        },
+    )?;
     Ok((model, varmap, reports))
 }
 
@@ -410,7 +412,7 @@ pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble<MiniClip>> {
         .iter()
         .map(|&(seed, bytes)| {
             let name = format!("shipped {}.safetensors", file_stem(seed));
-            let vb = autoencoder::weights_from_bytes(bytes.to_vec(), &name, device)?;
+            let vb = weights_from_bytes(bytes.to_vec(), &name, device)?;
             Ok(MiniClip::new(vb, &Config::default())?)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -420,7 +422,7 @@ pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble<MiniClip>> {
 impl MiniClip {
     /// The trained mini-CLIP that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<MiniClip> {
-        let vb = autoencoder::weights_from_bytes(
+        let vb = weights_from_bytes(
             SHIPPED_WEIGHTS.to_vec(),
             "shipped mini-clip.safetensors",
             device,
@@ -430,7 +432,7 @@ impl MiniClip {
 
     /// Loads a mini-CLIP saved by `clip-art train-clip`.
     pub fn load(path: &Path, cfg: &Config, device: &Device) -> anyhow::Result<MiniClip> {
-        let vb = autoencoder::weights_from_file(path, device)?;
+        let vb = weights_from_file(path, device)?;
         MiniClip::new(vb, cfg).with_context(|| format!("{}", path.display()))
     }
 }

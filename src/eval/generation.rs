@@ -5,18 +5,25 @@
 
 use std::time::Instant;
 
+use candle_core::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::table::{Table, median, rate, verdict_line};
 use crate::clip::Clip;
+use crate::guide::cutouts::Cutouts;
 use crate::guide::engine::Guide;
-use crate::guide::generate::{Bank, Settings, Start, generate};
-use crate::guide::generators::{Fourier, Generator, PixelDraw, RawPixels, snapshot};
+use crate::guide::generate::{BANK_SEED, Bank, BankKind, Settings, Start, generate};
+use crate::guide::generators::snapshot;
+use crate::guide::presets::GeneratorKind;
 use crate::guide::prompts::Prompt;
-use crate::guide::vq::VqModel;
-use crate::world::judge::scenes::judge_scene;
+use crate::guide::vq::{self, VqModel};
+use crate::nn::batch::{batch_to_images, images_to_batch};
+use crate::nn::progress::Progress;
+use crate::viz::picture::Picture;
+use crate::world::judge::scenes::{SeenObject, judge_scene};
 use crate::world::requests::Request;
-use crate::world::scenes::{Scene, Split};
+use crate::world::scenes::{Scene, SceneBatch, Split};
 
 /// The kinds of prompt the table reports separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,15 +89,14 @@ pub fn test_prompts(count_per_kind: usize, seed: u64) -> Vec<(Kind, String)> {
 }
 
 /// How a generator is set up for one row of the table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Method {
     /// The VQ decoder, started from the best bank scenes (the default).
     VqFromBank,
     /// The VQ decoder, started from random codes.
     VqFromRandomCodes,
-    RawPixels,
-    Fourier,
-    PixelDraw,
+    /// A generator without a prior, started from noise.
+    Free(GeneratorKind),
 }
 
 impl Method {
@@ -98,9 +104,7 @@ impl Method {
         match self {
             Method::VqFromBank => "VQ decoder, start from the best bank scenes",
             Method::VqFromRandomCodes => "VQ decoder, start from random codes",
-            Method::RawPixels => "raw pixels",
-            Method::Fourier => "Fourier",
-            Method::PixelDraw => "PixelDraw (16×16 cells)",
+            Method::Free(kind) => kind.name(),
         }
     }
 }
@@ -147,11 +151,8 @@ pub fn run_trials(
     for (i, (kind, text)) in prompts.iter().enumerate() {
         let started = Instant::now();
         let guide = Guide::new(clip, &[Prompt::parse(text, 0)?])?;
-        let seed = settings.seed.wrapping_add(i as u64);
-        let settings = Settings {
-            seed,
-            ..settings.clone()
-        };
+        let settings = settings.for_trial(i);
+        let seed = settings.seed;
         let request = Request::parse(text).ok_or_else(|| {
             anyhow::anyhow!("test prompt {text:?} is not in the scenes' language")
         })?;
@@ -175,14 +176,10 @@ pub fn run_trials(
                 }
                 crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?
             }
-            other => {
+            Method::Free(kind) => {
                 let size = vq.config.image_size;
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                let generator: Box<dyn Generator> = match other {
-                    Method::RawPixels => Box::new(RawPixels::new(size, &mut rng, device)?),
-                    Method::Fourier => Box::new(Fourier::new(size, 16, &mut rng, device)?),
-                    _ => Box::new(PixelDraw::new(size / 4, 4, None, &mut rng, device)?),
-                };
+                let generator = kind.fresh(size, &mut rng, device)?;
                 guide.run(generator.as_ref(), &settings.guide_config(seed), |_, _| {
                     std::ops::ControlFlow::Continue(())
                 })?;
@@ -203,55 +200,239 @@ pub fn run_trials(
     Ok(trials)
 }
 
-/// Success rate per kind, overall, and the median time per picture.
-pub fn summary_row(label: &str, trials: &[Trial]) -> String {
-    let rate = |kind: Option<Kind>| {
-        let chosen: Vec<&Trial> = trials
-            .iter()
-            .filter(|t| kind.is_none_or(|k| t.kind == k))
-            .collect();
-        if chosen.is_empty() {
-            return "–".to_string();
-        }
-        let ok = chosen.iter().filter(|t| t.verdict.is_ok()).count();
-        format!(
-            "{:.0}% ({ok}/{})",
-            100.0 * ok as f32 / chosen.len() as f32,
-            chosen.len()
-        )
-    };
-    let mut seconds: Vec<f32> = trials.iter().map(|t| t.seconds).collect();
-    seconds.sort_by(f32::total_cmp);
-    let median = seconds.get(seconds.len() / 2).copied().unwrap_or(0.0);
-    let trained: Vec<Trial> = trials
-        .iter()
-        .filter(|t| t.kind != Kind::HeldOutPair)
-        .cloned()
-        .collect();
-    let overall = {
-        let ok = trained.iter().filter(|t| t.verdict.is_ok()).count();
-        format!(
-            "**{:.0}%** ({ok}/{})",
-            100.0 * ok as f32 / trained.len().max(1) as f32,
-            trained.len()
-        )
-    };
-    format!(
-        "| {label} | {} | {} | {} | {overall} | {} | {median:.1} s |",
-        rate(Some(Kind::ColourShape)),
-        rate(Some(Kind::SizePosition)),
-        rate(Some(Kind::TwoObjects)),
-        rate(Some(Kind::HeldOutPair)),
-    )
-}
-
-/// The header of [`summary_row`]'s table.
-pub fn summary_header() -> String {
-    format!(
-        "| method | {} | {} | {} | all trained-pair prompts | {} | median time |\n|---|---|---|---|---|---|---|",
+/// The table's columns: success per kind, overall, and the median time.
+pub fn summary_table() -> Table {
+    Table::new([
+        "method",
         Kind::ColourShape.name(),
         Kind::SizePosition.name(),
         Kind::TwoObjects.name(),
-        Kind::HeldOutPair.name()
-    )
+        "all trained-pair prompts",
+        Kind::HeldOutPair.name(),
+        "median time",
+    ])
+}
+
+/// One row of [`summary_table`]: success rate per kind, over all trained-pair
+/// prompts (in bold), and the median time per picture.
+pub fn summary_row(label: &str, trials: &[Trial]) -> [String; 7] {
+    let judged = |chosen: Vec<&Trial>| {
+        let ok = chosen.iter().filter(|t| t.verdict.is_ok()).count();
+        (ok, chosen.len())
+    };
+    let rate_of = |kind: Kind| match judged(trials.iter().filter(|t| t.kind == kind).collect()) {
+        (_, 0) => "–".to_string(),
+        (ok, all) => rate(ok, all),
+    };
+    let (ok, all) = judged(
+        trials
+            .iter()
+            .filter(|t| t.kind != Kind::HeldOutPair)
+            .collect(),
+    );
+    let overall = rate(ok, all).replacen(' ', "** ", 1);
+    let seconds: Vec<f32> = trials.iter().map(|t| t.seconds).collect();
+    [
+        label.to_string(),
+        rate_of(Kind::ColourShape),
+        rate_of(Kind::SizePosition),
+        rate_of(Kind::TwoObjects),
+        format!("**{overall}"),
+        rate_of(Kind::HeldOutPair),
+        format!("{:.1} s", median(&seconds)),
+    ]
+}
+
+/// The largest rotation of the ablation's rotated views, in degrees (the
+/// small affine augmentation of later VQGAN+CLIP notebooks).
+const ROTATION_ABLATION: f32 = 10.0;
+
+/// What `clip-art generate-report` measured: the table, and the default
+/// method's trials.
+pub struct GenerationReport {
+    pub table: Table,
+    pub trials: Vec<Trial>,
+}
+
+impl GenerationReport {
+    /// The first 24 pictures of the default method, eight a row.
+    pub fn grid(&self) -> anyhow::Result<Picture> {
+        let shown: Vec<image::RgbImage> = self
+            .trials
+            .iter()
+            .take(24)
+            .map(|t| t.picture.clone())
+            .collect();
+        Ok(Picture::grid(&shown, 8)?.scaled(2))
+    }
+
+    /// One line per trial of the default method: its prompt and verdict.
+    pub fn verdicts(&self) -> String {
+        self.trials
+            .iter()
+            .map(|t| verdict_line(&t.prompt, &t.verdict))
+            .collect()
+    }
+}
+
+/// Chapter 6's judged table: `count` test prompts of each kind with `clip`
+/// guiding the shipped VQ decoder with `default` settings, then the ablation
+/// over starts, views and generators on `ablation_count` prompts per kind.
+pub fn generate_report(
+    clip: &dyn Clip,
+    default: &Settings,
+    bank_kind: BankKind,
+    count: usize,
+    ablation_count: usize,
+    seed: u64,
+    progress: &dyn Progress,
+) -> anyhow::Result<GenerationReport> {
+    let device = clip.device();
+    let vq = VqModel::shipped(device)?;
+    let bank = Bank::new(bank_kind, vq.config.image_size, BANK_SEED, device)?;
+    let mut table = summary_table();
+    progress.report(&table.header_markdown());
+    let mut row = |label: &str, method: Method, settings: &Settings, per_kind: usize| {
+        let prompts = test_prompts(per_kind, 1_000 + seed);
+        progress.begin("prompts", prompts.len());
+        let trials = run_trials(clip, &vq, &bank, &method, settings, &prompts, |_| {
+            progress.advance(label)
+        })?;
+        progress.finish();
+        table.push(summary_row(label, &trials));
+        progress.report(&table.last_row_markdown());
+        anyhow::Ok(trials)
+    };
+    let trials = row(
+        Method::VqFromBank.name(),
+        Method::VqFromBank,
+        default,
+        count,
+    )?;
+    if ablation_count > 0 {
+        let judge_picks = ablation(&mut row, default, ablation_count)?;
+        // Below the restarts' row it bounds, after the ablation's rows.
+        let label = "the same 3 restarts, if the judge chose among them instead of CLIP";
+        table.insert(2, summary_row(label, &judge_picks));
+        progress.report(&table.row_markdown(2));
+    }
+    Ok(GenerationReport { table, trials })
+}
+
+/// The ablation's rows, each on `count` prompts per kind. Returns the trials
+/// of the three restarts as if the judge had chosen among them.
+fn ablation(
+    row: &mut impl FnMut(&str, Method, &Settings, usize) -> anyhow::Result<Vec<Trial>>,
+    default: &Settings,
+    count: usize,
+) -> anyhow::Result<Vec<Trial>> {
+    let changed = |base: &Settings, change: &dyn Fn(&mut Settings)| {
+        let mut settings = base.clone();
+        change(&mut settings);
+        settings
+    };
+    let no_views = |s: &mut Settings| s.cutouts = None;
+    let rotated = |s: &mut Settings| {
+        s.cutouts = s.cutouts.clone().map(|cutouts| Cutouts {
+            rotate: ROTATION_ABLATION,
+            ..cutouts
+        })
+    };
+    let (bank, turned) = (
+        Method::VqFromBank,
+        format!("views rotated up to ±{ROTATION_ABLATION}°"),
+    );
+    let three_restarts = changed(default, &|s| s.restarts = 3);
+    let kept = row(
+        "VQ decoder, 3 best starts, CLIP keeps its best-scoring result",
+        bank,
+        &three_restarts,
+        count,
+    )?;
+    let no_views_default = changed(default, &no_views);
+    row(
+        "VQ decoder, bank start, no cutouts or noise",
+        bank,
+        &no_views_default,
+        count,
+    )?;
+    let label = format!("VQ decoder, bank start, {turned}");
+    row(&label, bank, &changed(default, &rotated), count)?;
+    let pixels = GeneratorKind::Pixels.tuned(default);
+    let raw = Method::Free(GeneratorKind::Pixels);
+    row(
+        &format!("raw pixels, {turned}"),
+        raw,
+        &changed(&pixels, &rotated),
+        count,
+    )?;
+    let one_step = changed(default, &|s| s.steps = 1);
+    row(
+        "bank scene CLIP ranks best, 1 step (no real optimisation)",
+        bank,
+        &one_step,
+        count,
+    )?;
+    let random = Method::VqFromRandomCodes;
+    row(random.name(), random, default, count)?;
+    for kind in [
+        GeneratorKind::Pixels,
+        GeneratorKind::Fourier,
+        GeneratorKind::PixelDraw,
+    ] {
+        let (method, settings) = (Method::Free(kind), kind.tuned(default));
+        row(method.name(), method, &settings, count)?;
+        let label = format!("{}, no cutouts or noise", method.name());
+        row(&label, method, &changed(&settings, &no_views), count)?;
+    }
+    Ok(kept.iter().map(Trial::judge_picks_restart).collect())
+}
+
+/// How well the VQ autoencoder reconstructs fresh scenes, by the judge: the
+/// share of reconstructions judged exactly like their originals, per split.
+/// Also returns eight scenes above their reconstructions.
+pub fn vq_reconstruction(
+    model: &VqModel,
+    count: usize,
+    seed: u64,
+    device: &Device,
+) -> anyhow::Result<(Table, Picture)> {
+    let size = model.config.image_size as u32;
+    let mut table = Table::new(["scenes", "judged like the original", "mean squared error"]);
+    for (name, split) in [
+        ("training split", Split::Train),
+        ("held-out colour–shape pairs", Split::HeldOut),
+    ] {
+        let batch = SceneBatch::draw(count, size, split, seed);
+        let pictures = images_to_batch(&batch.images, device)?;
+        let errors = vq::reconstruction_errors(model, &pictures)?
+            .mean_all()?
+            .to_scalar::<f32>()?;
+        let rebuilt = batch_to_images(&model.reconstruct(&pictures)?)?;
+        let same = batch
+            .images
+            .iter()
+            .zip(&rebuilt)
+            .filter(|(a, b)| same_objects(&judge_scene(a), &judge_scene(b)))
+            .count();
+        table.push([
+            format!("{name} ({count})"),
+            format!("{:.1}%", 100.0 * same as f32 / count as f32),
+            format!("{errors:.5}"),
+        ]);
+    }
+    let sample = SceneBatch::draw(8, size, Split::Train, seed);
+    let rebuilt = batch_to_images(&model.reconstruct(&images_to_batch(&sample.images, device)?)?)?;
+    let both: Vec<_> = sample.images.iter().chain(&rebuilt).cloned().collect();
+    Ok((table, Picture::grid(&both, 8)?.scaled(2)))
+}
+
+/// The judge sees the same objects, in any order.
+fn same_objects(a: &[SeenObject], b: &[SeenObject]) -> bool {
+    a.len() == b.len()
+        && a.iter().all(|x| {
+            b.iter().any(|y| {
+                (x.colour, x.shape, x.size, x.position) == (y.colour, y.shape, y.size, y.position)
+            })
+        })
 }

@@ -1,6 +1,10 @@
 //! Every measurement the course reports, graded by the independent judge or
 //! the world's ground truth: the only library code that brings models and the
-//! judge together.
+//! judge together. One [`table::Table`] type writes every table.
 
+pub mod clip;
+pub mod editing;
 pub mod faces;
 pub mod generation;
+pub mod shapes;
+pub mod table;

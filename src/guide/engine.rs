@@ -164,7 +164,7 @@ impl<'a> Guide<'a> {
         cfg: &GuideConfig,
         mut on_step: impl FnMut(usize, f32) -> ControlFlow<()>,
     ) -> anyhow::Result<Vec<f32>> {
-        let mut adam = crate::models::autoencoder::adam(generator.variables(), cfg.learning_rate)?;
+        let mut adam = crate::nn::train::adam(generator.variables(), cfg.learning_rate)?;
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut losses = Vec::with_capacity(cfg.steps);
         for step in 0..cfg.steps {

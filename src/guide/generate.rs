@@ -23,7 +23,7 @@ use super::cutouts::Cutouts;
 use super::engine::{Guide, GuideConfig};
 use super::generators::Generator;
 use super::vq::{VqGenerator, VqModel};
-use crate::models::autoencoder::images_to_batch;
+use crate::nn::batch::images_to_batch;
 use crate::world::scenes::{Scene, SceneBatch, Split};
 
 /// The bank `clip-art generate` ranks by default: one scene of every kind, so
@@ -160,6 +160,15 @@ impl Settings {
 }
 
 impl Settings {
+    /// The settings of trial `i` of a measurement: the same, but each trial
+    /// has its own seed.
+    pub fn for_trial(&self, i: usize) -> Settings {
+        Settings {
+            seed: self.seed.wrapping_add(i as u64),
+            ..self.clone()
+        }
+    }
+
     /// One run of the engine's loop with these settings and `seed`.
     pub fn guide_config(&self, seed: u64) -> GuideConfig {
         GuideConfig {

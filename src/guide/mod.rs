@@ -1,8 +1,8 @@
-//! CLIP-guided generation (lecture part 6): the loop (engine), generators
-//! (raw pixels, PixelDraw, Fourier, and a VQ decoder trained on scenes), the
-//! peers' prompt syntax, the spherical-distance loss, cutouts with
-//! augmentations, text → picture (`generate`) and its judged measurement,
-//! editing and image prompts (`editing`).
+//! CLIP-guided generation (lecture parts 6–7): the loop (engine), generators
+//! (raw pixels, PixelDraw, Fourier, and a VQ decoder trained on scenes) and
+//! their presets, VQGAN+CLIP's prompt syntax, the spherical-distance loss,
+//! cutouts with augmentations, text → picture (`generate`), and editing and
+//! image prompts (`editing`). [`crate::eval`] measures them with the judge.
 
 pub mod cutouts;
 pub mod editing;
@@ -10,5 +10,6 @@ pub mod engine;
 pub mod generate;
 pub mod generators;
 pub mod loss;
+pub mod presets;
 pub mod prompts;
 pub mod vq;

@@ -16,10 +16,10 @@ use candle_core::{D, DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::generators::Generator;
-use crate::models::autoencoder::{
-    PatchConv, PatchDeconv, adam, images_to_batch, seed_weights, weights_from_bytes,
-    weights_from_file,
-};
+use crate::models::autoencoder::{PatchConv, PatchDeconv};
+use crate::nn::batch::images_to_batch;
+use crate::nn::train::{fit, step_seed};
+use crate::nn::weights::{seed_weights, weights_from_bytes, weights_from_file};
 use crate::world::scenes::{SceneBatch, Split};
 
 /// Sizes of the VQ autoencoder.
@@ -316,7 +316,7 @@ fn training_scenes(
     step: usize,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
-    let seed = train.seed.wrapping_mul(1_000_003).wrapping_add(step as u64);
+    let seed = step_seed(train.seed, step);
     let batch = SceneBatch::draw(train.batch_size, cfg.image_size as u32, Split::Train, seed);
     images_to_batch(&batch.images, device)
 }
@@ -332,10 +332,9 @@ pub fn train(
     let model = VqModel::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
     seed_weights(&varmap, train.seed)?;
     let codebook = varmap.data().lock().expect("varmap lock")["codebook"].clone();
-    let mut adam = adam(varmap.all_vars(), train.learning_rate)?;
     let mut used = vec![false; cfg.codebook_size];
     let mut reports = Vec::with_capacity(train.steps);
-    for step in 0..train.steps {
+    let step_loss = |step: usize| -> anyhow::Result<(Tensor, (Tensor, Vec<u32>))> {
         let pictures = training_scenes(cfg, train, step, device)?;
         if step == 0 {
             // Start the codebook on real encoder vectors, not random points.
@@ -345,31 +344,34 @@ pub fn train(
                 &vec![false; cfg.codebook_size],
             )?;
         }
-        for index in model
+        let codes = model
             .codebook
             .nearest(&model.encode(&pictures)?)?
-            .to_vec1::<u32>()?
-        {
-            used[index as usize] = true;
-        }
-        let loss = vq_loss(&model, &pictures)?;
-        candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
-        let loss = loss.to_scalar::<f32>()?;
-        anyhow::ensure!(
-            loss.is_finite(),
-            "training diverged at step {step}: loss {loss}"
-        );
-        let report = StepReport {
-            loss,
-            codes_used: used.iter().filter(|&&u| u).count(),
-        };
-        reports.push(report);
-        on_step(step, report);
-        if (step + 1) % train.revive_every == 0 && step + 1 < train.steps {
-            revive(&codebook, &model.encode(&pictures)?, &used)?;
-            used.fill(false);
-        }
-    }
+            .to_vec1::<u32>()?;
+        Ok((vq_loss(&model, &pictures)?, (pictures, codes)))
+    };
+    fit(
+        varmap.all_vars(),
+        train.steps,
+        |_| train.learning_rate,
+        step_loss,
+        |step, loss, (pictures, codes)| {
+            for index in codes {
+                used[index as usize] = true;
+            }
+            let report = StepReport {
+                loss,
+                codes_used: used.iter().filter(|&&u| u).count(),
+            };
+            reports.push(report);
+            on_step(step, report);
+            if (step + 1) % train.revive_every == 0 && step + 1 < train.steps {
+                revive(&codebook, &model.encode(&pictures)?, &used)?;
+                used.fill(false);
+            }
+            Ok(())
+        },
+    )?;
     Ok((model, varmap, reports))
 }
 

@@ -13,13 +13,12 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder, VarMap};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Uniform};
 
+use crate::nn::batch::images_to_batch;
+use crate::nn::train::{fit, step_seed};
+use crate::nn::weights::{seed_weights, weights_from_bytes, weights_from_file};
 use crate::world::faces::FaceBatch;
 
 /// Sizes of the encoder and decoder.
@@ -308,104 +307,6 @@ impl Autoencoder {
     }
 }
 
-/// Saves trained variables as safetensors without ever leaving a half-written
-/// file: write next to it, then rename.
-pub fn save_weights(varmap: &VarMap, path: &Path) -> anyhow::Result<()> {
-    let partial = path.with_extension("partial");
-    varmap
-        .save(&partial)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Pictures as one tensor `[n, 3, s, s]` in [0, 1].
-pub fn images_to_batch(images: &[image::RgbImage], device: &Device) -> candle_core::Result<Tensor> {
-    let Some(first) = images.first() else {
-        return Err(candle_core::Error::Msg("no pictures to batch".into()));
-    };
-    let (width, height) = first.dimensions();
-    if let Some(other) = images.iter().find(|i| i.dimensions() != (width, height)) {
-        return Err(candle_core::Error::Msg(format!(
-            "pictures in a batch must have one size: {width}×{height} and {}×{}",
-            other.width(),
-            other.height()
-        )));
-    }
-    // One buffer for the whole batch, channel-first (`pixels::image_to_tensor`
-    // per picture, stacked, is several times slower for thousands).
-    let plane = (width * height) as usize;
-    // Bit for bit what candle's `/ 255.0` computes: a multiplication by 1/255.
-    let scale = (1.0f64 / 255.0) as f32;
-    let mut values = vec![0f32; images.len() * 3 * plane];
-    for (image, out) in images.iter().zip(values.chunks_mut(3 * plane)) {
-        for (pixel, rgb) in image.as_raw().chunks_exact(3).enumerate() {
-            for (channel, &byte) in rgb.iter().enumerate() {
-                out[channel * plane + pixel] = f32::from(byte) * scale;
-            }
-        }
-    }
-    let shape = (images.len(), 3, height as usize, width as usize);
-    Tensor::from_vec(values, shape, device)
-}
-
-/// A batch tensor `[n, 3, s, s]` in [0, 1] back to pictures.
-pub fn batch_to_images(batch: &Tensor) -> anyhow::Result<Vec<image::RgbImage>> {
-    (0..batch.dim(0)?)
-        .map(|i| crate::basics::pixels::tensor_to_image(&batch.get(i)?))
-        .collect()
-}
-
-/// Replaces candle's (unseeded) initial weights with seeded ones, so that the
-/// same seed trains the same model: weights uniform in ±1/√fan_in as PyTorch
-/// does, biases zero.
-pub fn seed_weights(varmap: &VarMap, seed: u64) -> anyhow::Result<()> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let data = varmap.data().lock().expect("varmap lock");
-    let mut names: Vec<&String> = data.keys().collect();
-    names.sort();
-    for name in names {
-        let var = &data[name];
-        let dims = var.dims();
-        let values: Vec<f32> = if dims.len() >= 2 {
-            // A transposed convolution's weight is [in, out, k, k]: each output
-            // sums `in` inputs.
-            let fan_in: usize = if name.contains("deconv") {
-                dims[0]
-            } else {
-                dims[1..].iter().product()
-            };
-            let bound = 1.0 / (fan_in as f32).sqrt();
-            let uniform = Uniform::new_inclusive(-bound, bound)?;
-            (0..var.elem_count())
-                .map(|_| uniform.sample(&mut rng))
-                .collect()
-        } else {
-            vec![0.0; var.elem_count()]
-        };
-        var.set(&Tensor::from_vec(values, dims, var.device())?)?;
-    }
-    Ok(())
-}
-
-/// Opens a safetensors weight file (or the embedded bytes of one) for a model.
-/// Every failure names the file; a wrong or missing tensor is named by candle.
-pub fn weights_from_file(path: &Path, device: &Device) -> anyhow::Result<VarBuilder<'static>> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read weights {}", path.display()))?;
-    weights_from_bytes(bytes, &path.display().to_string(), device)
-}
-
-pub fn weights_from_bytes(
-    bytes: Vec<u8>,
-    origin: &str,
-    device: &Device,
-) -> anyhow::Result<VarBuilder<'static>> {
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device).with_context(|| {
-        format!("{origin} is not a valid safetensors file (truncated or corrupt?)")
-    })?;
-    Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
-}
-
 /// Training settings shared by the autoencoder and the VAE.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
@@ -434,8 +335,11 @@ pub fn training_faces(
     step: usize,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
-    let seed = train.seed.wrapping_mul(1_000_003).wrapping_add(step as u64);
-    let batch = FaceBatch::draw(train.batch_size, cfg.image_size as u32, seed);
+    let batch = FaceBatch::draw(
+        train.batch_size,
+        cfg.image_size as u32,
+        step_seed(train.seed, step),
+    );
     images_to_batch(&batch.images, device)
 }
 
@@ -450,7 +354,7 @@ pub fn train_autoencoder(
     let varmap = VarMap::new();
     let model = Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
     seed_weights(&varmap, train.seed)?;
-    let losses = fit(
+    let losses = fit_faces(
         cfg,
         train,
         &varmap,
@@ -461,10 +365,9 @@ pub fn train_autoencoder(
     Ok((model, varmap, losses))
 }
 
-/// The training loop both face models share: a fresh batch of faces per step,
-/// Adam on every variable, and a stop with a clear error if the loss is not
-/// finite. `loss_of` turns a batch into the model's loss.
-pub(crate) fn fit(
+/// Both face models train the same way: a fresh batch of faces per step, a
+/// constant learning rate. `loss_of` turns a batch into the model's loss.
+pub(crate) fn fit_faces(
     cfg: &Config,
     train: &TrainConfig,
     varmap: &VarMap,
@@ -472,34 +375,14 @@ pub(crate) fn fit(
     mut loss_of: impl FnMut(&Tensor) -> candle_core::Result<Tensor>,
     mut on_step: impl FnMut(usize, f32),
 ) -> anyhow::Result<Vec<f32>> {
-    let mut adam = adam(varmap.all_vars(), train.learning_rate)?;
-    let mut losses = Vec::with_capacity(train.steps);
-    for step in 0..train.steps {
-        let pictures = training_faces(cfg, train, step, device)?;
-        let loss = loss_of(&pictures)?;
-        candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
-        let loss = loss.to_scalar::<f32>()?;
-        anyhow::ensure!(
-            loss.is_finite(),
-            "training diverged at step {step}: loss {loss}"
-        );
-        losses.push(loss);
-        on_step(step, loss);
-    }
-    Ok(losses)
-}
-
-/// Adam over the given variables, without weight decay.
-pub(crate) fn adam(
-    vars: Vec<candle_core::Var>,
-    learning_rate: f64,
-) -> candle_core::Result<candle_nn::AdamW> {
-    <candle_nn::AdamW as candle_nn::Optimizer>::new(
-        vars,
-        candle_nn::ParamsAdamW {
-            lr: learning_rate,
-            weight_decay: 0.0,
-            ..Default::default()
+    fit(
+        varmap.all_vars(),
+        train.steps,
+        |_| train.learning_rate,
+        |step| Ok((loss_of(&training_faces(cfg, train, step, device)?)?, ())),
+        |step, loss, ()| {
+            on_step(step, loss);
+            Ok(())
         },
     )
 }

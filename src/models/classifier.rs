@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use crate::basics::softmax::{argmax_rows, cross_entropy, cross_entropy_grad, one_hot_targets};
+use crate::nn::train::step_seed;
 use crate::world::shapes::{Shape, ShapeBatch};
 
 /// Sizes of the two-layer network: pixels → hidden (ReLU) → one logit per class.
@@ -62,8 +63,11 @@ impl Default for TrainConfig {
 /// The images of training step `step`: freshly drawn, so the network never sees an
 /// image twice; the same for the same seed.
 pub fn training_batch(cfg: &Config, train: &TrainConfig, step: usize) -> ShapeBatch {
-    let seed = train.seed.wrapping_mul(1_000_003).wrapping_add(step as u64);
-    ShapeBatch::draw(train.batch_size, cfg.image_size, seed)
+    ShapeBatch::draw(
+        train.batch_size,
+        cfg.image_size,
+        step_seed(train.seed, step),
+    )
 }
 
 /// Fresh images never used in training (a different seed stream), for measuring accuracy.
@@ -278,86 +282,6 @@ pub fn predict_candle(
         .into_iter()
         .map(|l| l as usize)
         .collect())
-}
-
-/// What one run of the chapter's experiment measured.
-#[derive(Debug, Clone)]
-pub struct ExperimentReport {
-    pub scratch_losses: Vec<f32>,
-    pub candle_losses: Vec<f32>,
-    pub scratch_accuracy: f32,
-    pub candle_accuracy: f32,
-    pub scratch_seconds: f32,
-    pub candle_seconds: f32,
-    pub test_images: usize,
-}
-
-/// Trains both versions and measures them on `test_images` freshly drawn images.
-/// `on_step` hears `("scratch" | "candle", report)` after every step.
-pub fn run_experiment(
-    cfg: &Config,
-    train: &TrainConfig,
-    test_images: usize,
-    device: &Device,
-    mut on_step: impl FnMut(&str, StepReport),
-) -> anyhow::Result<ExperimentReport> {
-    let test = test_batch(cfg, test_images, train.seed);
-    let start = std::time::Instant::now();
-    let (scratch, scratch_losses) = train_scratch(cfg, train, |r| on_step("scratch", r));
-    let scratch_seconds = start.elapsed().as_secs_f32();
-    let start = std::time::Instant::now();
-    let (candle, candle_losses) = train_candle(cfg, train, device, |r| on_step("candle", r))?;
-    let candle_seconds = start.elapsed().as_secs_f32();
-    Ok(ExperimentReport {
-        scratch_accuracy: accuracy(&predict_scratch(&scratch, &test), &test),
-        candle_accuracy: accuracy(&predict_candle(&candle, &test, device)?, &test),
-        scratch_losses,
-        candle_losses,
-        scratch_seconds,
-        candle_seconds,
-        test_images,
-    })
-}
-
-impl ExperimentReport {
-    /// Both loss curves (smoothed over 25 steps) in one chart.
-    pub fn loss_chart(&self) -> anyhow::Result<crate::viz::picture::Picture> {
-        use crate::viz::plot::{Series, line_chart, moving_average};
-        let scratch = moving_average(&self.scratch_losses, 25);
-        let candle = moving_average(&self.candle_losses, 25);
-        line_chart(
-            "Shape classifier: training loss (mean of 25 steps)",
-            "training step",
-            "cross-entropy",
-            &[
-                Series {
-                    name: "from scratch (ndarray, hand gradient)",
-                    values: &scratch,
-                },
-                Series {
-                    name: "candle-nn (autograd)",
-                    values: &candle,
-                },
-            ],
-        )
-    }
-
-    /// A Markdown table of the measurements.
-    pub fn markdown_table(&self, train: &TrainConfig) -> String {
-        format!(
-            "| version | steps × batch | training time | accuracy on {n} fresh images |\n\
-             |---|---|---|---|\n\
-             | from scratch (ndarray) | {s} × {b} | {ts:.1} s | {sa:.1}% |\n\
-             | candle-nn | {s} × {b} | {tc:.1} s | {ca:.1}% |\n",
-            n = self.test_images,
-            s = train.steps,
-            b = train.batch_size,
-            ts = self.scratch_seconds,
-            tc = self.candle_seconds,
-            sa = 100.0 * self.scratch_accuracy,
-            ca = 100.0 * self.candle_accuracy,
-        )
-    }
 }
 
 #[cfg(test)]

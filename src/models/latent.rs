@@ -5,7 +5,7 @@
 //! face's latent code, puts glasses on it. This module finds such directions two
 //! ways — the difference of means, and least squares on all attributes at once —
 //! walks between faces (interpolation), and looks at the space with PCA. Every
-//! edit is graded by the independent [judge](crate::world::judge::faces).
+//! edit is graded by the independent judge in [`crate::eval::faces`].
 
 use anyhow::Context;
 use candle_core::{Device, Tensor};
@@ -14,10 +14,9 @@ use linfa_linalg::cholesky::SolveC;
 use linfa_linalg::eigh::{EigSort, Eigh};
 use ndarray::{Array1, Array2, Axis, s};
 
-use crate::models::autoencoder::{batch_to_images, images_to_batch};
 use crate::models::vae::Vae;
-use crate::world::faces::{Attribute, Face, FaceBatch};
-use crate::world::judge::faces::{Verdict, judge_faces};
+use crate::nn::batch::{batch_to_images, images_to_batch};
+use crate::world::faces::{Attribute, Face};
 
 /// The latent code (the VAE encoder's mean) of each picture, one row per picture.
 pub fn encode(vae: &Vae, images: &[RgbImage], device: &Device) -> anyhow::Result<Array2<f32>> {
@@ -144,86 +143,6 @@ pub fn attribute_matrix(faces: &[Face]) -> Array2<f32> {
         faces[i].attribute(Attribute::ALL[j])
     })
 }
-
-/// How an edit along one attribute direction went, as the judge saw it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EditReport {
-    pub attribute: Attribute,
-    /// Faces edited.
-    pub count: usize,
-    /// Share whose edited attribute changed as intended: switched on for age and
-    /// eyeglasses; moved at least half the intended shift for pose and expression.
-    pub achieved: f32,
-    /// Share whose other three lecture attributes the edit left as they were.
-    pub kept: f32,
-    /// Share still judged to be a face.
-    pub faces: f32,
-}
-
-/// Which faces an edit along `attribute` applies to: those that can still
-/// change (no glasses yet, young, pose or smile at or below 0).
-pub fn edit_targets(attribute: Attribute, faces: &[Face]) -> Vec<usize> {
-    (0..faces.len())
-        .filter(|&i| faces[i].attribute(attribute) <= 0.0)
-        .collect()
-}
-
-/// Adds `strength` × `direction` to the latent code of every face that does not
-/// have the attribute yet (see [`edit_targets`]), decodes it with and without
-/// the edit, and has the judge compare the two.
-pub fn measure_edit(
-    vae: &Vae,
-    faces: &FaceBatch,
-    attribute: Attribute,
-    direction: &Array1<f32>,
-    strength: f32,
-    device: &Device,
-) -> anyhow::Result<EditReport> {
-    let images: Vec<RgbImage> = edit_targets(attribute, &faces.faces)
-        .into_iter()
-        .map(|i| faces.images[i].clone())
-        .collect();
-    let latents = encode(vae, &images, device)?;
-    let before = judge_faces(&decode(vae, &latents, device)?);
-    let after = judge_faces(&decode(vae, &(latents + &(direction * strength)), device)?);
-    Ok(grade_edit(attribute, strength, &before, &after))
-}
-
-// ANCHOR: grade_edit
-/// Grades an edit by comparing what the judge sees before (the plain
-/// reconstruction) and after (the edited one). `shift` is the intended change
-/// of a continuous attribute.
-pub fn grade_edit(
-    attribute: Attribute,
-    shift: f32,
-    before: &[Verdict],
-    after: &[Verdict],
-) -> EditReport {
-    let count = before.len().max(1) as f32;
-    let share = |test: &dyn Fn(&Verdict, &Verdict) -> bool| {
-        before.iter().zip(after).filter(|(b, a)| test(b, a)).count() as f32 / count
-    };
-    let achieved = share(&|before, after| match attribute {
-        Attribute::Age | Attribute::Eyeglasses => after.face.attribute(attribute) == 1.0,
-        Attribute::Pose | Attribute::Expression => {
-            after.face.attribute(attribute) - before.face.attribute(attribute) >= 0.5 * shift
-        }
-    });
-    let kept = share(&|before, after| {
-        Attribute::ALL
-            .iter()
-            .filter(|&&other| other != attribute)
-            .all(|&other| after.agrees(&before.face, other))
-    });
-    EditReport {
-        attribute,
-        count: before.len(),
-        achieved,
-        kept,
-        faces: share(&|_, after| after.is_face()),
-    }
-}
-// ANCHOR_END: grade_edit
 
 #[cfg(test)]
 mod tests {

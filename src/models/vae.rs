@@ -14,7 +14,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::models::autoencoder::{Config, Decoder, Encoder, TrainConfig, fit, seed_weights};
+use crate::models::autoencoder::{Config, Decoder, Encoder, TrainConfig, fit_faces};
+use crate::nn::weights::{seed_weights, weights_from_bytes, weights_from_file};
 
 /// The trained VAE shipped with the course (see README: `clip-art train-faces`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
@@ -126,7 +127,7 @@ pub fn standard_normal(
 impl Vae {
     /// The trained VAE that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<Vae> {
-        let vb = crate::models::autoencoder::weights_from_bytes(
+        let vb = weights_from_bytes(
             SHIPPED_WEIGHTS.to_vec(),
             "shipped faces-vae.safetensors",
             device,
@@ -136,7 +137,7 @@ impl Vae {
 
     /// Loads a VAE saved by `clip-art train-faces`.
     pub fn load(path: &std::path::Path, cfg: &Config, device: &Device) -> anyhow::Result<Vae> {
-        let vb = crate::models::autoencoder::weights_from_file(path, device)?;
+        let vb = weights_from_file(path, device)?;
         Vae::new(vb, cfg).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 }
@@ -157,7 +158,7 @@ pub fn train_vae(
     let model = Vae::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
     seed_weights(&varmap, train.seed)?;
     let mut rng = ChaCha8Rng::seed_from_u64(train.seed);
-    let losses = fit(
+    let losses = fit_faces(
         cfg,
         train,
         &varmap,

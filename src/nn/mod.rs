@@ -1,4 +1,8 @@
 //! The toolbox every model shares: devices, weight files, batches of pictures,
-//! Adam and the training loop with its step seeds.
+//! the training loop with its step seeds, and progress reports for long work.
 
+pub mod batch;
 pub mod device;
+pub mod progress;
+pub mod train;
+pub mod weights;

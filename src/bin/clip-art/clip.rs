@@ -1,4 +1,5 @@
-//! The command line's chapter-5 commands: train mini-CLIP, zero-shot a picture.
+//! Chapter 5's commands: train mini-CLIP, measure it, zero-shot a picture; and
+//! how every command opens the CLIP it is told to.
 
 use std::path::{Path, PathBuf};
 
@@ -8,11 +9,111 @@ use candle_core::Device;
 use clip_art::clip::Clip;
 use clip_art::clip::ensemble::Ensemble;
 use clip_art::clip::mini::{self, MiniClip};
-use clip_art::clip::zero_shot::{self, Ranking};
-use clip_art::models::autoencoder::save_weights;
+use clip_art::clip::zero_shot::Ranking;
+use clip_art::nn::device::{self, DeviceChoice};
+use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
-use super::{progress_bar, save, write_text};
+use crate::output::{check_training, progress_bar, save, write_text};
+
+#[derive(clap::Args)]
+pub struct TrainClipArgs {
+    #[arg(long, default_value_t = mini::TrainConfig::default().steps)]
+    pub steps: usize,
+    #[arg(long, default_value_t = mini::TrainConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// The first step's learning rate (it decays along a cosine).
+    #[arg(long, default_value_t = mini::TrainConfig::default().learning_rate)]
+    pub lr: f64,
+    /// Share of two-object scenes among the training scenes (0 to 1).
+    #[arg(long, default_value_t = mini::TrainConfig::default().two_objects)]
+    pub two_objects: f64,
+    /// Seeds other than 0 name the files mini-clip-seed<SEED>.*.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for mini-clip.safetensors, the record of the run
+    /// (mini-clip-training.md) and its plot (mini-clip-loss.png).
+    #[arg(long, default_value = "weights")]
+    pub weights: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct ClipReportArgs {
+    /// Scenes drawn for each measurement.
+    #[arg(long, default_value_t = 500)]
+    pub count: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A mini-clip.safetensors saved by train-clip (default: the shipped
+    /// one); given more than once, they are measured together.
+    #[arg(long)]
+    pub weights: Vec<PathBuf>,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(clap::Args)]
+pub struct ZeroShotArgs {
+    /// The picture (PNG, JPEG, …).
+    pub image: PathBuf,
+    /// Candidate labels, e.g. "red circle" "blue square".
+    #[arg(required = true)]
+    pub labels: Vec<String>,
+    /// The label that is right, to show its rank (default: the best one).
+    #[arg(long)]
+    pub truth: Option<String>,
+    /// Prompt templates; `{}` is replaced by the label. Repeat for an ensemble.
+    #[arg(long = "template")]
+    pub templates: Vec<String>,
+    /// How many prompts to list.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Which CLIP: `mini` (trained here), `mini-ensemble` (the three
+    /// shipped mini-CLIPs together), a folder holding OpenAI's CLIP in
+    /// Hugging Face's layout (config.json, model.safetensors, merges.txt),
+    /// or `hub` to download openai/clip-vit-base-patch32 (`hub` feature).
+    #[arg(long, default_value = "mini")]
+    pub clip: String,
+    /// With `--clip mini`: a mini-clip.safetensors saved by train-clip
+    /// (repeatable: several classify together).
+    #[arg(long)]
+    pub weights: Vec<PathBuf>,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+pub fn clip_report(args: &ClipReportArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.count >= 10,
+        "--count must be at least 10 scenes, got {}",
+        args.count
+    );
+    let model = mini_clips(&args.weights, &device::open(args.device)?)?;
+    let evaluation = clip_art::eval::clip::evaluate(model.as_ref(), args.count, args.seed)?;
+    println!("{}\n", evaluation.table());
+    Ok(())
+}
+
+pub fn zero_shot(args: &ZeroShotArgs) -> anyhow::Result<()> {
+    let (model, template) = open_clip(&args.clip, &args.weights, &device::open(args.device)?)?;
+    let templates = if args.templates.is_empty() {
+        vec![template.to_string()]
+    } else {
+        args.templates.clone()
+    };
+    let ranking = rank_labels(model.as_ref(), &args.image, &args.labels, &templates)?;
+    let truth = args
+        .truth
+        .clone()
+        .unwrap_or_else(|| ranking.ranked[0].0.clone());
+    print!("{}", ranking.display(&truth, args.top));
+    Ok(())
+}
 
 /// Which CLIP guides or classifies: `mini` (the shipped mini-CLIP, or the
 /// files given with `--weights`: several guide together), `mini-ensemble`
@@ -77,11 +178,25 @@ fn open_from_hub(_: &Device) -> anyhow::Result<Box<dyn Clip>> {
 /// Trains mini-CLIP with a progress bar, measures it, and saves the weights,
 /// a record of the run and the loss/accuracy plot, named after the seed
 /// ([`mini::file_stem`]).
-pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> anyhow::Result<()> {
+pub fn train_clip(args: &TrainClipArgs) -> anyhow::Result<()> {
+    check_training(args.steps, args.batch_size, 2, args.lr)?;
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.two_objects),
+        "--two-objects is a share of the scenes, from 0 to 1; got {}",
+        args.two_objects
+    );
+    let train = &mini::TrainConfig {
+        steps: args.steps,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        two_objects: args.two_objects,
+        seed: args.seed,
+    };
+    let (device, weights) = (device::open(args.device)?, &args.weights);
     std::fs::create_dir_all(weights)
         .with_context(|| format!("cannot create {}", weights.display()))?;
     let cfg = mini::Config::default();
-    let bar = progress_bar("mini-CLIP", train.steps)?;
+    let bar = progress_bar("mini-CLIP", train.steps);
     let start = std::time::Instant::now();
     let (model, vars, reports) = mini::train(&cfg, train, &device, |step, report| {
         bar.set_position(step as u64 + 1);
@@ -95,10 +210,24 @@ pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> 
     let seconds = start.elapsed().as_secs_f32();
     let stem = mini::file_stem(train.seed);
     save_weights(&vars, &weights.join(format!("{stem}.safetensors")))?;
-    let evaluation = zero_shot::evaluate(&model, 500, 1)?;
-    let record = format!(
+    let record = training_record(train, &model, seconds)?;
+    write_text(&weights.join(format!("{stem}-training.md")), &record)?;
+    println!("{record}");
+    loss_plot(train, &reports, &weights.join(format!("{stem}-loss.png")))
+}
+
+/// The record of a `train-clip` run, with the model measured as `clip-report`
+/// does.
+fn training_record(
+    train: &mini::TrainConfig,
+    model: &MiniClip,
+    seconds: f32,
+) -> anyhow::Result<String> {
+    let cfg = mini::Config::default();
+    let evaluation = clip_art::eval::clip::evaluate(model, 500, 1)?;
+    Ok(format!(
         "| model | steps × batch | learning rate | two-object scenes | seed | training time | final e^t |\n|---|---|---|---|---|---|---|\n\
-         | mini-CLIP ({}×{} scenes, embedding {}) | {} × {} | {} → 0 (cosine) | {:.0}% | {} | {seconds:.0} s | {:.1} |\n\n{}",
+         | mini-CLIP ({}×{} scenes, embedding {}) | {} × {} | {} → 0 (cosine) | {:.0}% | {} | {seconds:.0} s | {:.1} |\n\n{}\n",
         cfg.image_size,
         cfg.image_size,
         cfg.embedding,
@@ -108,10 +237,16 @@ pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> 
         100.0 * train.two_objects,
         train.seed,
         model.logit_scale()?,
-        evaluation.markdown()
-    );
-    write_text(&weights.join(format!("{stem}-training.md")), &record)?;
-    println!("{record}");
+        evaluation.table()
+    ))
+}
+
+/// Loss and in-batch accuracy along training.
+fn loss_plot(
+    train: &mini::TrainConfig,
+    reports: &[mini::StepReport],
+    path: &Path,
+) -> anyhow::Result<()> {
     let losses: Vec<f32> = reports.iter().map(|r| r.loss).collect();
     let accuracy: Vec<f32> = reports.iter().map(|r| r.accuracy).collect();
     let (losses, accuracy) = (moving_average(&losses, 25), moving_average(&accuracy, 25));
@@ -134,12 +269,12 @@ pub fn train_clip(train: &mini::TrainConfig, device: Device, weights: &Path) -> 
                 },
             ],
         )?,
-        &weights.join(format!("{stem}-loss.png")),
+        path,
     )
 }
 
 /// Ranks `labels` for the picture in `path`.
-pub fn zero_shot(
+fn rank_labels(
     clip: &dyn Clip,
     path: &Path,
     labels: &[String],
@@ -151,52 +286,4 @@ pub fn zero_shot(
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let templates: Vec<&str> = templates.iter().map(String::as_str).collect();
     Ranking::of(clip, &picture, &labels, &templates)
-}
-
-/// Chapter 5's figures from the shipped mini-CLIP: a similarity matrix of a
-/// fresh batch, and the lecture's zero-shot display for two scenes.
-pub fn book_figures(out: &Path) -> anyhow::Result<()> {
-    use clip_art::clip::loss::l2_normalize;
-    use clip_art::models::autoencoder::images_to_batch;
-    use clip_art::viz::picture::Picture;
-    use clip_art::world::scenes::{SceneBatch, Split};
-
-    let device = Device::Cpu;
-    let clip = MiniClip::shipped(&device)?;
-    let size = clip.image_size() as u32;
-    let batch = SceneBatch::draw(7, size, Split::Train, 5);
-    let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
-    let images = l2_normalize(&clip.image_embeddings(&images_to_batch(&batch.images, &device)?)?)?;
-    let texts = l2_normalize(&clip.text_embeddings(&captions)?)?;
-    let similarity = texts.matmul(&images.t()?)?.to_vec2::<f32>()?;
-    save(
-        &clip_art::viz::plot::similarity_matrix(&batch.images, &captions, &similarity)?,
-        &out.join("similarity.png"),
-    )?;
-
-    let labels = zero_shot::colour_shape_labels();
-    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let mut shown = Vec::new();
-    let mut text = String::new();
-    for (split, seed) in [(Split::Train, 11), (Split::HeldOut, 12)] {
-        let (image, truth) = zero_shot::single_object_scene(split, size, seed);
-        let picture = images_to_batch(std::slice::from_ref(&image), &device)?;
-        let ranking = Ranking::of(&clip, &picture, &labels, &["a picture of a {}"])?;
-        text.push_str(&ranking.display(&truth, 5));
-        text.push('\n');
-        shown.push(image);
-    }
-    write_text(&out.join("zero-shot.txt"), &text)?;
-    save(
-        &Picture::grid(&shown, 2)?.scaled(4),
-        &out.join("zero-shot.png"),
-    )?;
-    let loss_plot = Path::new("weights/mini-clip-loss.png");
-    std::fs::copy(loss_plot, out.join("mini-clip-loss.png")).with_context(|| {
-        format!(
-            "cannot copy {} (made by `clip-art train-clip`)",
-            loss_plot.display()
-        )
-    })?;
-    Ok(())
 }

@@ -1,0 +1,177 @@
+//! Chapters 3–4's commands: train the face models, measure them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use candle_core::Device;
+
+use clip_art::eval::faces::write_figures;
+use clip_art::models::autoencoder::{self, Autoencoder, TrainConfig};
+use clip_art::models::vae::{self, Vae};
+use clip_art::nn::device::{self, DeviceChoice};
+use clip_art::nn::weights::save_weights;
+use clip_art::viz::plot::{Series, line_chart, moving_average};
+
+use crate::output::{check_training, final_loss, progress_bar, save, write_text};
+
+#[derive(clap::Args)]
+pub struct TrainFacesArgs {
+    #[arg(long, default_value_t = TrainConfig::default().steps)]
+    pub steps: usize,
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
+    pub lr: f64,
+    /// Weight of the VAE's KL term.
+    #[arg(long, default_value_t = vae::DEFAULT_BETA)]
+    pub beta: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for faces-autoencoder.safetensors, faces-vae.safetensors, the
+    /// record of the run (faces-training.md) and its loss plot (faces-loss.png).
+    #[arg(long, default_value = "weights")]
+    pub weights: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct FacesReportArgs {
+    /// Faces drawn for each measurement.
+    #[arg(long, default_value_t = 300)]
+    pub count: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder with faces-autoencoder.safetensors and faces-vae.safetensors
+    /// (default: the weights built into the program).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for the pictures.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+}
+
+pub fn faces_report(args: &FacesReportArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.count >= 20,
+        "--count must be at least 20 faces, got {}",
+        args.count
+    );
+    let device = device::open(args.device)?;
+    let (autoencoder, vae) = face_models(args.weights.as_deref(), &device)?;
+    let tables = write_figures(
+        &autoencoder,
+        &vae,
+        args.count,
+        args.seed,
+        &device,
+        &args.out,
+    )?;
+    println!("{}\n{}", tables.models, tables.edits);
+    println!("pictures in {}", args.out.display());
+    Ok(())
+}
+
+/// The shipped models, or those saved by `train-faces` in `folder`.
+pub fn face_models(folder: Option<&Path>, device: &Device) -> anyhow::Result<(Autoencoder, Vae)> {
+    let cfg = autoencoder::Config::default();
+    Ok(match folder {
+        None => (Autoencoder::shipped(device)?, Vae::shipped(device)?),
+        Some(dir) => (
+            Autoencoder::load(&dir.join("faces-autoencoder.safetensors"), &cfg, device)?,
+            Vae::load(&dir.join("faces-vae.safetensors"), &cfg, device)?,
+        ),
+    })
+}
+
+/// Trains both face models, saves their weights, a record of the run and the
+/// loss plot.
+pub fn train_faces(args: &TrainFacesArgs) -> anyhow::Result<()> {
+    check_training(args.steps, args.batch_size, 1, args.lr)?;
+    let train = TrainConfig {
+        steps: args.steps,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        seed: args.seed,
+    };
+    let (device, weights, cfg) = (
+        device::open(args.device)?,
+        &args.weights,
+        autoencoder::Config::default(),
+    );
+    std::fs::create_dir_all(weights)
+        .with_context(|| format!("cannot create {}", weights.display()))?;
+    let bar = progress_bar("autoencoder", train.steps);
+    let start = std::time::Instant::now();
+    let (_, ae_vars, ae_losses) =
+        autoencoder::train_autoencoder(&cfg, &train, &device, |step, loss| {
+            bar.set_position(step as u64 + 1);
+            bar.set_message(format!("MSE {loss:.4}"));
+        })?;
+    bar.finish();
+    let ae_seconds = start.elapsed().as_secs_f32();
+    let bar = progress_bar("VAE", train.steps);
+    let start = std::time::Instant::now();
+    let (_, vae_vars, vae_losses) =
+        vae::train_vae(&cfg, &train, args.beta, &device, |step, loss| {
+            bar.set_position(step as u64 + 1);
+            bar.set_message(format!("loss {loss:.1}"));
+        })?;
+    bar.finish();
+    let vae_seconds = start.elapsed().as_secs_f32();
+    save_weights(&ae_vars, &weights.join("faces-autoencoder.safetensors"))?;
+    save_weights(&vae_vars, &weights.join("faces-vae.safetensors"))?;
+    let record = training_record(
+        &cfg,
+        &train,
+        args.beta,
+        [ae_seconds, vae_seconds],
+        [&ae_losses, &vae_losses],
+    );
+    write_text(&weights.join("faces-training.md"), &record)?;
+    println!("{record}");
+    let ae_curve = moving_average(&ae_losses, 25);
+    let series = [Series {
+        name: "autoencoder",
+        values: &ae_curve,
+    }];
+    let chart = line_chart(
+        "Autoencoder: reconstruction MSE",
+        "step",
+        "MSE (moving average of 25)",
+        &series,
+    )?;
+    save(&chart, &weights.join("faces-loss.png"))
+}
+
+/// The record of a `train-faces` run, as the book shows it.
+fn training_record(
+    cfg: &autoencoder::Config,
+    train: &TrainConfig,
+    beta: f64,
+    [ae_seconds, vae_seconds]: [f32; 2],
+    [ae_losses, vae_losses]: [&[f32]; 2],
+) -> String {
+    format!(
+        "| model | steps × batch | learning rate | seed | training time | final loss (mean of last 50 steps) |\n|---|---|---|---|---|---|\n\
+         | autoencoder ({}×{} faces, latent {}) | {} × {} | {} | {} | {ae_seconds:.0} s | MSE {:.4} |\n\
+         | VAE (β = {beta}) | {} × {} | {} | {} | {vae_seconds:.0} s | {:.1} |\n",
+        cfg.image_size,
+        cfg.image_size,
+        cfg.latent,
+        train.steps,
+        train.batch_size,
+        train.learning_rate,
+        train.seed,
+        final_loss(ae_losses),
+        train.steps,
+        train.batch_size,
+        train.learning_rate,
+        train.seed,
+        final_loss(vae_losses),
+    )
+}

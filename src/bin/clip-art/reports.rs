@@ -1,0 +1,126 @@
+//! Chapters 6–7's measurements: generation and editing, graded by the judge.
+//! The library measures ([`clip_art::eval`]); these commands write the files.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use clip_art::clip::Clip;
+use clip_art::clip::mini::{self, shipped_ensemble};
+use clip_art::eval::editing::edit_report as measure_editing;
+use clip_art::eval::generation::generate_report as measure_generation;
+use clip_art::guide::generate::{BankKind, DEFAULT_BANK, Settings};
+use clip_art::guide::vq::VqModel;
+use clip_art::nn::device::{self, DeviceChoice};
+use clip_art::viz::picture::Picture;
+
+use crate::clip::mini_clips;
+use crate::output::{Bars, save, write_text};
+
+#[derive(clap::Args)]
+pub struct GenerateReportArgs {
+    /// Test prompts per kind (four kinds) for the default method.
+    #[arg(long, default_value_t = 30)]
+    pub count: usize,
+    /// Test prompts per kind for each other method of the ablation (0: skip it).
+    #[arg(long, default_value_t = 10)]
+    pub ablation_count: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Settings of the default row (as `generate`'s flags).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub restarts: Option<usize>,
+    /// Views CLIP judges per step; 0 shows CLIP the whole picture.
+    #[arg(long)]
+    pub cutouts: Option<usize>,
+    /// Drawn scenes CLIP ranks to choose the starts: `every-kind` or a
+    /// number of random scenes.
+    #[arg(long, default_value_t = DEFAULT_BANK)]
+    pub bank: BankKind,
+    /// The guiding mini-CLIP: a mini-clip.safetensors saved by train-clip,
+    /// or several that guide together (default: the three shipped ones).
+    #[arg(long)]
+    pub weights: Vec<PathBuf>,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for the picture of every prompt and verdict.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct EditReportArgs {
+    /// Edits (and image prompts) per method.
+    #[arg(long, default_value_t = 20)]
+    pub count: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for the tables, the before/after pictures and every verdict.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+}
+
+/// `clip-art generate-report`: chapter 6's judged table, the pictures of the
+/// default method and every verdict.
+pub fn generate_report(args: &GenerateReportArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.count > 0, "--count must be positive");
+    let mut settings = Settings::new(mini::Config::default().image_size);
+    settings.steps = args.steps.unwrap_or(settings.steps);
+    settings.learning_rate = args.lr.unwrap_or(settings.learning_rate);
+    settings.restarts = args.restarts.unwrap_or(settings.restarts);
+    match (args.cutouts, settings.cutouts.as_mut()) {
+        (Some(0), _) => settings.cutouts = None,
+        (Some(count), Some(views)) => views.count = count,
+        _ => {}
+    }
+    let device = device::open(args.device)?;
+    // The three shipped mini-CLIPs guide, or those saved by `train-clip`.
+    let clip: Box<dyn Clip> = if args.weights.is_empty() {
+        Box::new(shipped_ensemble(&device)?)
+    } else {
+        mini_clips(&args.weights, &device)?
+    };
+    let report = measure_generation(
+        clip.as_ref(),
+        &settings,
+        args.bank,
+        args.count,
+        args.ablation_count,
+        args.seed,
+        &Bars::default(),
+    )?;
+    let out = &args.out;
+    save(&report.grid()?, &out.join("generated.png"))?;
+    write_text(&out.join("generated.txt"), &report.verdicts())?;
+    write_text(&out.join("generate-report.md"), &report.table.to_string())
+}
+
+/// `clip-art edit-report`: chapter 7's judged tables — editing by each
+/// method, generation from image prompts, prompt modifiers.
+pub fn edit_report(args: &EditReportArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.count > 0, "--count must be positive");
+    let out = &args.out;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let device = device::open(args.device)?;
+    let clip = shipped_ensemble(&device)?;
+    let vq = VqModel::shipped(&device)?;
+    let report = measure_editing(&clip, &vq, args.count, args.seed, &Bars::default())?;
+    save(
+        &Picture::grid(&report.edits, 8)?.scaled(2),
+        &out.join("edits.png"),
+    )?;
+    save(
+        &Picture::grid(&report.image_prompts, 8)?.scaled(2),
+        &out.join("image-prompts.png"),
+    )?;
+    write_text(&out.join("edits.txt"), &report.verdicts)?;
+    write_text(&out.join("edit-report.md"), &report.markdown())
+}

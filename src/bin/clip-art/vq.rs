@@ -1,0 +1,111 @@
+//! Chapter 6's training command: the VQ decoder.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use clip_art::eval::generation::vq_reconstruction;
+use clip_art::guide::vq;
+use clip_art::nn::device::{self, DeviceChoice};
+use clip_art::nn::weights::save_weights;
+use clip_art::viz::plot::{Series, line_chart, moving_average};
+
+use crate::output::{check_training, progress_bar, save, write_text};
+
+#[derive(clap::Args)]
+pub struct TrainVqArgs {
+    #[arg(long, default_value_t = vq::TrainConfig::default().steps)]
+    pub steps: usize,
+    #[arg(long, default_value_t = vq::TrainConfig::default().batch_size)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = vq::TrainConfig::default().learning_rate)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for scenes-vq.safetensors, the record of the run
+    /// (scenes-vq-training.md) and its plot (scenes-vq-loss.png).
+    #[arg(long, default_value = "weights")]
+    pub weights: PathBuf,
+}
+
+/// Trains the VQ autoencoder with a progress bar, measures it with the scene
+/// judge, and saves the weights, a record of the run and the loss plot.
+pub fn train_vq(args: &TrainVqArgs) -> anyhow::Result<()> {
+    check_training(args.steps, args.batch_size, 1, args.lr)?;
+    let train = &vq::TrainConfig {
+        steps: args.steps,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let (device, weights) = (device::open(args.device)?, &args.weights);
+    std::fs::create_dir_all(weights)
+        .with_context(|| format!("cannot create {}", weights.display()))?;
+    let cfg = vq::Config::default();
+    let bar = progress_bar("VQ decoder", train.steps);
+    let start = std::time::Instant::now();
+    let (model, vars, reports) = vq::train(&cfg, train, &device, |step, report| {
+        bar.set_position(step as u64 + 1);
+        bar.set_message(format!(
+            "loss {:.4}, codes in use {}/{}",
+            report.loss, report.codes_used, cfg.codebook_size
+        ));
+        if (step + 1) % 250 == 0 && bar.is_hidden() {
+            eprintln!(
+                "step {}: loss {:.4}, codes in use {}",
+                step + 1,
+                report.loss,
+                report.codes_used
+            );
+        }
+    })?;
+    bar.finish();
+    let seconds = start.elapsed().as_secs_f32();
+    save_weights(&vars, &weights.join("scenes-vq.safetensors"))?;
+    let (quality, reconstructions) = vq_reconstruction(&model, 300, 1, &device)?;
+    save(
+        &reconstructions,
+        &weights.join("scenes-vq-reconstructions.png"),
+    )?;
+    let record = training_record(&cfg, train, seconds, &quality.to_string());
+    write_text(&weights.join("scenes-vq-training.md"), &record)?;
+    println!("{record}");
+    let losses = moving_average(&reports.iter().map(|r| r.loss).collect::<Vec<_>>(), 25);
+    save(
+        &line_chart(
+            "VQ autoencoder: reconstruction + codebook + commitment loss",
+            "step",
+            "moving average of 25 steps",
+            &[Series {
+                name: "loss",
+                values: &losses,
+            }],
+        )?,
+        &weights.join("scenes-vq-loss.png"),
+    )
+}
+
+/// The record of a `train-vq` run, with the reconstructions measured.
+fn training_record(
+    cfg: &vq::Config,
+    train: &vq::TrainConfig,
+    seconds: f32,
+    quality: &str,
+) -> String {
+    format!(
+        "| model | steps × batch | learning rate | seed | training time |\n|---|---|---|---|---|\n\
+         | VQ autoencoder ({s}×{s} scenes → {g}×{g} codes of {d}, codebook {k}) | {} × {} | {} | {} | {seconds:.0} s |\n\n{quality}\n",
+        train.steps,
+        train.batch_size,
+        train.learning_rate,
+        train.seed,
+        s = cfg.image_size,
+        g = cfg.grid_size(),
+        d = cfg.code_size,
+        k = cfg.codebook_size,
+    )
+}

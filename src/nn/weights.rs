@@ -1,0 +1,74 @@
+//! Weight files: save trained variables, open them again (from a file or the
+//! bytes built into the program), and seed fresh ones so that the same seed
+//! trains the same model.
+
+use std::path::Path;
+
+use anyhow::Context;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Uniform};
+
+/// Saves trained variables as safetensors without ever leaving a half-written
+/// file: write next to it, then rename.
+pub fn save_weights(varmap: &VarMap, path: &Path) -> anyhow::Result<()> {
+    let partial = path.with_extension("partial");
+    varmap
+        .save(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Replaces candle's (unseeded) initial weights with seeded ones, so that the
+/// same seed trains the same model: weights uniform in ±1/√fan_in as PyTorch
+/// does, biases zero.
+pub fn seed_weights(varmap: &VarMap, seed: u64) -> anyhow::Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let data = varmap.data().lock().expect("varmap lock");
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let dims = var.dims();
+        let values: Vec<f32> = if dims.len() >= 2 {
+            // A transposed convolution's weight is [in, out, k, k]: each output
+            // sums `in` inputs.
+            let fan_in: usize = if name.contains("deconv") {
+                dims[0]
+            } else {
+                dims[1..].iter().product()
+            };
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            let uniform = Uniform::new_inclusive(-bound, bound)?;
+            (0..var.elem_count())
+                .map(|_| uniform.sample(&mut rng))
+                .collect()
+        } else {
+            vec![0.0; var.elem_count()]
+        };
+        var.set(&Tensor::from_vec(values, dims, var.device())?)?;
+    }
+    Ok(())
+}
+
+/// Opens a safetensors weight file (or the embedded bytes of one) for a model.
+/// Every failure names the file; a wrong or missing tensor is named by candle.
+pub fn weights_from_file(path: &Path, device: &Device) -> anyhow::Result<VarBuilder<'static>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read weights {}", path.display()))?;
+    weights_from_bytes(bytes, &path.display().to_string(), device)
+}
+
+/// Opens the bytes of a safetensors file; `origin` names them in errors.
+pub fn weights_from_bytes(
+    bytes: Vec<u8>,
+    origin: &str,
+    device: &Device,
+) -> anyhow::Result<VarBuilder<'static>> {
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device).with_context(|| {
+        format!("{origin} is not a valid safetensors file (truncated or corrupt?)")
+    })?;
+    Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
+}
