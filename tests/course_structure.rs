@@ -142,6 +142,32 @@ fn notebooks_use_the_crate_and_match_their_sources() {
     }
 }
 
+/// A student types `use clip_art::prelude::*;` and perhaps a module of the
+/// chapter: no notebook needs more.
+const MAX_NOTEBOOK_USE_LINES: usize = 4;
+
+#[test]
+fn notebooks_start_with_few_use_lines() {
+    for entry in fs::read_dir(root().join("notebooks/src")).unwrap() {
+        let source = entry.unwrap().path();
+        let text = fs::read_to_string(&source).unwrap();
+        let uses = text
+            .lines()
+            .filter(|line| line.trim_start().starts_with("use "))
+            .count();
+        assert!(
+            text.contains("use clip_art::prelude::*;"),
+            "{}: use the prelude",
+            source.display()
+        );
+        assert!(
+            uses <= MAX_NOTEBOOK_USE_LINES,
+            "{}: {uses} `use` lines, at most {MAX_NOTEBOOK_USE_LINES}: add what it needs to clip_art::prelude",
+            source.display()
+        );
+    }
+}
+
 #[test]
 fn code_blocks_are_parsed() {
     let blocks =

@@ -15,6 +15,7 @@ use ndarray::Array1;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+pub use super::table::percent;
 use crate::models::autoencoder::Autoencoder;
 use crate::models::latent::{self, decode, encode};
 use crate::models::vae::Vae;
@@ -333,10 +334,6 @@ pub fn edit_table(rows: &[(Method, f32, Vec<EditReport>)]) -> String {
         }
     }
     table
-}
-
-pub fn percent(share: f32) -> String {
-    format!("{:.1}%", 100.0 * share)
 }
 
 /// Continuous attributes count as right within this distance of the truth.
