@@ -80,7 +80,8 @@ fn main() -> anyhow::Result<()> {
             summary(&both[1..])
         );
     }
-    let python = std::env::var("CLIP_ART_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python =
+        std::env::var("CLIP_ART_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scripts/bench/torch_clip_vit.py"

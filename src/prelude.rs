@@ -25,13 +25,13 @@ pub use crate::basics::pixels::*;
 pub use crate::basics::softmax::*;
 pub use crate::clip::Clip;
 pub use crate::clip::loss::{
-    INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss, contrastive_loss_with_matches,
-    l2_normalize, similarity_logits,
+    INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss,
+    contrastive_loss_with_matches, l2_normalize, similarity_logits,
 };
 pub use crate::clip::mini::{MiniClip, shipped_ensemble};
 pub use crate::clip::zero_shot::{
-    MINI_TEMPLATES, PHOTO_TEMPLATES, Ranking, colour_shape_labels, fill_template, label_embeddings,
-    probabilities, single_object_scene,
+    MINI_TEMPLATES, PHOTO_TEMPLATES, Ranking, colour_shape_labels, fill_template,
+    label_embeddings, probabilities, single_object_scene,
 };
 pub use crate::eval::clip::evaluate;
 pub use crate::eval::editing::{EditCase, edit_cases};
@@ -41,13 +41,16 @@ pub use crate::guide::cutouts::Cutouts;
 pub use crate::guide::editing::{EDIT_WEIGHT, EditMethod, edit};
 pub use crate::guide::engine::{Guide, GuideConfig, Keep};
 pub use crate::guide::generate::{BANK_SEED, Bank, Settings, Start, generate};
-pub use crate::guide::generators::{Fourier, Generator, PixelDraw, RawPixels, snapshot};
+pub use crate::guide::generators::{
+    Fourier, Generator, PixelDraw, RawPixels, snapshot,
+};
 pub use crate::guide::presets::GeneratorKind;
 pub use crate::guide::prompts::Prompt;
 pub use crate::guide::vq::VqModel;
 pub use crate::models::autoencoder::Autoencoder;
 pub use crate::models::latent::{
-    attribute_matrix, decode, encode, interpolate, least_squares_directions, mean_difference, pca,
+    attribute_matrix, decode, encode, interpolate, least_squares_directions,
+    mean_difference, pca,
 };
 pub use crate::models::vae::Vae;
 pub use crate::nn::batch::{batch_to_images, images_to_batch};
@@ -55,7 +58,8 @@ pub use crate::viz::picture::Picture;
 pub use crate::viz::plot::{Series, line_chart, moving_average, similarity_matrix};
 pub use crate::world::faces::{Attribute, Face, FaceBatch};
 pub use crate::world::judge::faces::{
-    CONTINUOUS_TOLERANCE, FACE_ERROR_LIMIT, Verdict, agreement, face_rate, judge_face, judge_faces,
+    CONTINUOUS_TOLERANCE, FACE_ERROR_LIMIT, Verdict, agreement, face_rate,
+    judge_face, judge_faces,
 };
 pub use crate::world::judge::scenes::{SeenObject, judge_scene};
 pub use crate::world::requests::Request;
@@ -108,7 +112,8 @@ impl Studio {
     pub fn shipped() -> anyhow::Result<Studio> {
         let device = Device::Cpu;
         let vq = VqModel::shipped(&device)?;
-        let bank = Bank::new(DEFAULT_BANK, vq.config.image_size, BANK_SEED, &device)?;
+        let bank =
+            Bank::new(DEFAULT_BANK, vq.config.image_size, BANK_SEED, &device)?;
         Ok(Studio {
             clip: shipped_ensemble(&device)?,
             vq,
@@ -129,29 +134,39 @@ impl Studio {
     }
 
     /// The same with other settings (steps, learning rate, restarts, seed …).
-    pub fn generate_with(&self, prompt: &str, settings: &Settings) -> anyhow::Result<Artwork> {
+    pub fn generate_with(
+        &self,
+        prompt: &str,
+        settings: &Settings,
+    ) -> anyhow::Result<Artwork> {
         let guide = Guide::new(&self.clip, &Prompt::parse_all(prompt)?)?;
         let every = (settings.steps / 8).max(1);
         let (mut frames, mut losses) = (Vec::new(), Vec::new());
-        let outcome = generate(&guide, &self.vq, Start::Bank(&self.bank), settings, |s| {
-            if s.restart == 0 {
-                losses.push(s.loss);
-                if s.step % every == 0 {
-                    frames.extend(snapshot(s.generator).ok());
+        let outcome =
+            generate(&guide, &self.vq, Start::Bank(&self.bank), settings, |s| {
+                if s.restart == 0 {
+                    losses.push(s.loss);
+                    if s.step % every == 0 {
+                        frames.extend(snapshot(s.generator).ok());
+                    }
                 }
-            }
-            ControlFlow::Continue(())
-        })?;
+                ControlFlow::Continue(())
+            })?;
         let picture = tensor_to_image(&outcome.picture.get(0)?)?;
         Ok(self.artwork(prompt, picture, frames, losses))
     }
 
     /// A picture for `prompt` from noise, with a generator that has no prior
     /// (raw pixels, Fourier, PixelDraw) and its presets.
-    pub fn generate_free(&self, kind: GeneratorKind, prompt: &str) -> anyhow::Result<Artwork> {
+    pub fn generate_free(
+        &self,
+        kind: GeneratorKind,
+        prompt: &str,
+    ) -> anyhow::Result<Artwork> {
         let settings = kind.settings(self.clip.image_size());
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-        let generator = kind.fresh(self.vq.config.image_size, &mut rng, &self.device)?;
+        let generator =
+            kind.fresh(self.vq.config.image_size, &mut rng, &self.device)?;
         let guide = Guide::new(&self.clip, &Prompt::parse_all(prompt)?)?;
         let every = (settings.steps / 8).max(1);
         let (mut frames, mut losses) = (Vec::new(), Vec::new());

@@ -81,11 +81,15 @@ fn code_without_tests(text: &str) -> Vec<(usize, &str)> {
 /// `crate::…` paths in a line: the full path up to the first non-path character.
 fn crate_paths(line: &str) -> Vec<String> {
     line.match_indices("crate::")
-        .filter(|(at, _)| !line[..*at].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+        .filter(|(at, _)| {
+            !line[..*at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+        })
         .map(|(at, _)| {
             line[at + "crate::".len()..]
                 .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':' || *c == '{')
+                .take_while(|c| {
+                    c.is_alphanumeric() || *c == '_' || *c == ':' || *c == '{'
+                })
                 .collect()
         })
         .collect()
@@ -119,7 +123,8 @@ fn arrows_run_only_forward() {
                 if !allowed.contains(&target.as_str()) {
                     backwards.push(format!("{place}: {module} → crate::{path}"));
                 }
-                if path.starts_with("world::judge") && !MAY_USE_THE_JUDGE.contains(&module.as_str())
+                if path.starts_with("world::judge")
+                    && !MAY_USE_THE_JUDGE.contains(&module.as_str())
                 {
                     backwards.push(format!(
                         "{place}: {module} uses the judge (crate::{path}); only {MAY_USE_THE_JUDGE:?} may"
@@ -128,7 +133,8 @@ fn arrows_run_only_forward() {
             }
         }
     }
-    let arrows: Vec<String> = edges.iter().map(|(a, b)| format!("{a} → {b}")).collect();
+    let arrows: Vec<String> =
+        edges.iter().map(|(a, b)| format!("{a} → {b}")).collect();
     println!(
         "{} arrows between modules:\n{}",
         arrows.len(),
@@ -197,10 +203,14 @@ fn the_scanners_see_what_they_should() {
         ["world::judge::scenes::{SeenObject"]
     );
     assert_eq!(crate_paths("x = my_crate::a; crate::b::c(1)"), ["b::c"]);
-    let code = code_without_tests("use crate::a; // crate::b\n#[cfg(test)]\nuse crate::c;\n");
+    let code = code_without_tests(
+        "use crate::a; // crate::b\n#[cfg(test)]\nuse crate::c;\n",
+    );
     assert_eq!(code.len(), 1);
     assert_eq!(
-        function_lengths("fn a() {\n    1\n}\nimpl X {\n    pub fn b(&self) {\n    }\n}\n"),
+        function_lengths(
+            "fn a() {\n    1\n}\nimpl X {\n    pub fn b(&self) {\n    }\n}\n"
+        ),
         [("fn a".to_string(), 3), ("pub fn b".to_string(), 2)]
     );
 }

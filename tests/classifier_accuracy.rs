@@ -27,5 +27,7 @@ fn both_classifiers_reach_95_percent_on_fresh_images() {
     );
     // Same start, same batches, same rule: the curves end where each other ends.
     let last = |l: &[f32]| l[l.len() - 100..].iter().sum::<f32>() / 100.0;
-    assert!((last(&report.scratch_losses) - last(&report.candle_losses)).abs() < 0.02);
+    assert!(
+        (last(&report.scratch_losses) - last(&report.candle_losses)).abs() < 0.02
+    );
 }

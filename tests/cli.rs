@@ -119,10 +119,12 @@ fn zero_shot_with_the_real_clip_says_what_is_missing() {
         "tests/fixtures/clip/tiny",
     ]);
     assert!(!ok && stderr.contains("merges.txt"), "{stderr}");
-    let (ok, _, stderr) = clip_art(&["zero-shot", picture, "cat", "--clip", "nowhere"]);
+    let (ok, _, stderr) =
+        clip_art(&["zero-shot", picture, "cat", "--clip", "nowhere"]);
     assert!(!ok && stderr.contains("nowhere/config.json"), "{stderr}");
     if !cfg!(feature = "hub") {
-        let (ok, _, stderr) = clip_art(&["zero-shot", picture, "cat", "--clip", "hub"]);
+        let (ok, _, stderr) =
+            clip_art(&["zero-shot", picture, "cat", "--clip", "hub"]);
         assert!(!ok && stderr.contains("--features hub"), "{stderr}");
     }
 }
@@ -130,7 +132,8 @@ fn zero_shot_with_the_real_clip_says_what_is_missing() {
 /// A short, fully seeded generation (few steps, a small bank: test speed).
 /// The "clip-art settings" text chunk of a PNG `generate` wrote.
 fn png_settings(path: &std::path::Path) -> String {
-    let text = clip_art::viz::picture::png_text(&std::fs::read(path).unwrap()).unwrap();
+    let text =
+        clip_art::viz::picture::png_text(&std::fs::read(path).unwrap()).unwrap();
     let found = text.into_iter().find(|(key, _)| key == "clip-art settings");
     found.expect("a clip-art settings chunk").1
 }
@@ -154,16 +157,19 @@ fn quick_generate(out: &std::path::Path, extra: &[&str]) -> (bool, String, Strin
 }
 
 #[test]
-fn generate_writes_a_png_that_remembers_its_settings_and_is_the_same_for_the_same_seed() {
+fn generate_writes_a_png_that_remembers_its_settings_and_is_the_same_for_the_same_seed()
+ {
     let folder = tempfile::tempdir().unwrap();
     let first = folder.path().join("first.png");
     let gif = folder.path().join("run.gif");
-    let (ok, stdout, stderr) = quick_generate(&first, &["--gif", gif.to_str().unwrap()]);
+    let (ok, stdout, stderr) =
+        quick_generate(&first, &["--gif", gif.to_str().unwrap()]);
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("judge:"), "{stdout}");
     let bytes = std::fs::read(&first).unwrap();
     let text = clip_art::viz::picture::png_text(&bytes).unwrap();
-    let value = |key: &str| text.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let value =
+        |key: &str| text.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     assert_eq!(value("Description").as_deref(), Some("a red circle"));
     let settings = value("clip-art settings").unwrap();
     assert!(
@@ -200,11 +206,13 @@ fn generate_refuses_to_overwrite_and_names_bad_input() {
     assert!(!ok && stderr.contains("weight 0"), "{stderr}");
     let missing = folder.path().join("missing.png");
     let out = folder.path().join("edit.png");
-    let (ok, _, stderr) = quick_generate(&out, &["--init", missing.to_str().unwrap()]);
+    let (ok, _, stderr) =
+        quick_generate(&out, &["--init", missing.to_str().unwrap()]);
     assert!(!ok && stderr.contains("missing.png"), "{stderr}");
     assert!(!out.exists(), "no output after a failed run");
     // The default guide is the shipped ensemble: weights of one's own need --clip mini.
-    let (ok, _, stderr) = quick_generate(&out, &["--clip-weights", "mine.safetensors"]);
+    let (ok, _, stderr) =
+        quick_generate(&out, &["--clip-weights", "mine.safetensors"]);
     assert!(!ok && stderr.contains("--clip mini"), "{stderr}");
 }
 
@@ -253,8 +261,12 @@ fn generate_with_init_recolours_a_red_circle_in_place() {
 fn generate_from_an_image_prompt_alone_and_names_a_missing_one() {
     let folder = tempfile::tempdir().unwrap();
     let scene = folder.path().join("scene.png");
-    let scenes =
-        clip_art::world::scenes::SceneBatch::draw(1, 64, clip_art::world::scenes::Split::Train, 5);
+    let scenes = clip_art::world::scenes::SceneBatch::draw(
+        1,
+        64,
+        clip_art::world::scenes::Split::Train,
+        5,
+    );
     scenes.images[0].save(&scene).unwrap();
     let out = folder.path().join("from-image.png");
     let prompt = format!("{}:2", scene.display());

@@ -54,7 +54,8 @@ fn features_and_logits_match_transformers() -> anyhow::Result<()> {
         let difference = max_difference(&ours, &golden[name])?;
         assert!(difference <= 1e-4, "{name}: max difference {difference}");
     }
-    let image_embeds = clip_art::clip::loss::l2_normalize(&model.image_features(pixels)?)?;
+    let image_embeds =
+        clip_art::clip::loss::l2_normalize(&model.image_features(pixels)?)?;
     assert!(max_difference(&image_embeds, &golden["image_embeds"])? <= 1e-4);
     Ok(())
 }
@@ -126,8 +127,10 @@ fn bad_weight_files_are_named() -> anyhow::Result<()> {
     .to_string();
     assert!(missing.contains("nope.safetensors"), "{missing}");
 
-    let mut tensors =
-        candle_core::safetensors::load(Path::new(TINY).join("model.safetensors"), &Device::Cpu)?;
+    let mut tensors = candle_core::safetensors::load(
+        Path::new(TINY).join("model.safetensors"),
+        &Device::Cpu,
+    )?;
     let name = "vision_model.embeddings.position_embedding.weight";
     tensors.insert(
         name.into(),

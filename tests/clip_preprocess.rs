@@ -5,18 +5,23 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use clip_art::clip::openai::preprocess::{normalise, picture_tensor, resize_and_crop};
+use clip_art::clip::openai::preprocess::{
+    normalise, picture_tensor, resize_and_crop,
+};
 
 const DIR: &str = "tests/fixtures/clip/preprocess";
 
 #[test]
 fn resize_and_crop_give_the_reference_bytes() -> anyhow::Result<()> {
-    let golden =
-        candle_core::safetensors::load(Path::new(DIR).join("golden.safetensors"), &Device::Cpu)?;
+    let golden = candle_core::safetensors::load(
+        Path::new(DIR).join("golden.safetensors"),
+        &Device::Cpu,
+    )?;
     // image0/1 are enlarged, image1/3 have a half-pixel crop offset, image2 is
     // already 224², image3 is shrunk (PIL widens the filter).
     for k in 0..4 {
-        let image = image::open(Path::new(DIR).join(format!("image{k}.png")))?.to_rgb8();
+        let image =
+            image::open(Path::new(DIR).join(format!("image{k}.png")))?.to_rgb8();
         let ours = resize_and_crop(&image, 224).into_raw();
         let reference: Vec<u8> = golden[&format!("image{k}_uint8")]
             .flatten_all()?
@@ -45,11 +50,12 @@ fn normalisation_uses_clips_mean_and_std() -> anyhow::Result<()> {
     ];
     for (c, value) in expected.into_iter().enumerate() {
         let channel = pixels.get(0)?.get(c)?;
-        let difference = (channel - Tensor::full(value as f32, (224, 224), &Device::Cpu)?)?
-            .abs()?
-            .max_all()?
-            .to_dtype(DType::F32)?
-            .to_scalar::<f32>()?;
+        let difference = (channel
+            - Tensor::full(value as f32, (224, 224), &Device::Cpu)?)?
+        .abs()?
+        .max_all()?
+        .to_dtype(DType::F32)?
+        .to_scalar::<f32>()?;
         assert!(difference < 1e-5, "channel {c}: {difference}");
     }
     Ok(())

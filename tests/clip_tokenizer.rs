@@ -14,14 +14,17 @@ fn repo_path(relative: &str) -> PathBuf {
 
 const VOCAB: &str = "weights/clip/bpe_simple_vocab_16e6.txt.gz";
 
-static TOKENIZER: LazyLock<Tokenizer> =
-    LazyLock::new(|| Tokenizer::from_file(&repo_path(VOCAB)).unwrap_or_else(|e| panic!("{e}")));
+static TOKENIZER: LazyLock<Tokenizer> = LazyLock::new(|| {
+    Tokenizer::from_file(&repo_path(VOCAB)).unwrap_or_else(|e| panic!("{e}"))
+});
 
 /// The golden cases: (text, reference ids).
 fn golden_cases() -> Vec<(String, Vec<u32>)> {
     let path = repo_path("tests/fixtures/clip/tokenizer_golden.json");
-    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let golden: serde_json::Value = serde_json::from_str(&json).expect("the fixture is JSON");
+    let json = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let golden: serde_json::Value =
+        serde_json::from_str(&json).expect("the fixture is JSON");
     assert_eq!(golden["start"], Tokenizer::START);
     assert_eq!(golden["end"], Tokenizer::END);
     assert_eq!(golden["context_length"], Tokenizer::CONTEXT);
@@ -47,8 +50,9 @@ fn every_golden_case_matches_openai() {
         .iter()
         .filter_map(|(text, expected)| {
             let got = TOKENIZER.encode(text);
-            (&got != expected)
-                .then(|| format!("{text:?}\n  expected {expected:?}\n  got      {got:?}"))
+            (&got != expected).then(|| {
+                format!("{text:?}\n  expected {expected:?}\n  got      {got:?}")
+            })
         })
         .collect();
     assert!(
@@ -114,7 +118,9 @@ fn decode_inverts_encode_for_lower_case_ascii() {
     );
 
     // With punctuation, pieces are split apart: compare without spaces.
-    let plain = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b" ,.-!?'()".contains(&b);
+    let plain = |b: u8| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b" ,.-!?'()".contains(&b)
+    };
     let ascii_cases: Vec<String> = golden_cases()
         .into_iter()
         .map(|(text, _)| text)
@@ -148,7 +154,8 @@ fn hugging_face_merges_txt_gives_the_same_tokens() {
     )
     .expect("write");
 
-    let from_txt = Tokenizer::from_file(&merges_txt).unwrap_or_else(|e| panic!("{e}"));
+    let from_txt =
+        Tokenizer::from_file(&merges_txt).unwrap_or_else(|e| panic!("{e}"));
     let from_bytes = Tokenizer::from_gz_bytes(&gz).unwrap_or_else(|e| panic!("{e}"));
     let text = "A photo of an astronaut riding a horse, 4k!";
     assert_eq!(from_txt.encode(text), TOKENIZER.encode(text));

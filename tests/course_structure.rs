@@ -27,7 +27,9 @@ fn code_blocks(markdown: &str) -> Vec<(String, String, usize)> {
     let mut open: Option<(String, String, usize)> = None;
     for (number, line) in markdown.lines().enumerate() {
         match (&mut open, line.trim_start().strip_prefix("```")) {
-            (None, Some(info)) => open = Some((info.trim().to_string(), String::new(), number + 1)),
+            (None, Some(info)) => {
+                open = Some((info.trim().to_string(), String::new(), number + 1))
+            }
             (Some(_), Some(_)) => blocks.push(open.take().unwrap()),
             (Some((_, body, _)), None) => {
                 body.push_str(line);
@@ -78,18 +80,22 @@ fn listings_are_includes_of_real_anchors() {
                             .strip_prefix("{{#include ")
                             .and_then(|d| d.strip_suffix("}}"))
                             .unwrap_or_else(|| panic!("{place}: a ```rs block may only hold {{{{#include FILE:ANCHOR}}}}, found {directive:?}"));
-                        let (file, anchor) = target.rsplit_once(':').unwrap_or_else(|| {
-                            panic!("{place}: include {target:?} names no anchor")
-                        });
+                        let (file, anchor) =
+                            target.rsplit_once(':').unwrap_or_else(|| {
+                                panic!("{place}: include {target:?} names no anchor")
+                            });
                         assert!(
-                            file.starts_with("../../src/") || file.starts_with("../../examples/"),
+                            file.starts_with("../../src/")
+                                || file.starts_with("../../examples/"),
                             "{place}: listings come from src/ or examples/, not {file}"
                         );
                         let path = book_src.join(file);
                         let source = fs::read_to_string(&path)
                             .unwrap_or_else(|e| panic!("{place}: {file}: {e}"));
-                        for marker in [format!("ANCHOR: {anchor}"), format!("ANCHOR_END: {anchor}")]
-                        {
+                        for marker in [
+                            format!("ANCHOR: {anchor}"),
+                            format!("ANCHOR_END: {anchor}"),
+                        ] {
                             assert!(
                                 source.contains(&marker),
                                 "{place}: {file} has no `// {marker}`"
@@ -125,10 +131,10 @@ fn notebooks_use_the_crate_and_match_their_sources() {
             "{}: the first code cell must load the course crate",
             source.display()
         );
-        let notebook =
-            notebooks.join(Path::new(source.file_stem().unwrap()).with_extension("ipynb"));
-        let json =
-            fs::read_to_string(&notebook).unwrap_or_else(|e| panic!("{}: {e}", notebook.display()));
+        let notebook = notebooks
+            .join(Path::new(source.file_stem().unwrap()).with_extension("ipynb"));
+        let json = fs::read_to_string(&notebook)
+            .unwrap_or_else(|e| panic!("{}: {e}", notebook.display()));
         assert!(
             json.contains("\"outputs\": []"),
             "{} is committed with outputs",
@@ -170,8 +176,9 @@ fn notebooks_start_with_few_use_lines() {
 
 #[test]
 fn code_blocks_are_parsed() {
-    let blocks =
-        code_blocks("a\n```rust\nlet x = 1;\n```\n\n```rs,ignore\n{{#include f:a}}\n```\n");
+    let blocks = code_blocks(
+        "a\n```rust\nlet x = 1;\n```\n\n```rs,ignore\n{{#include f:a}}\n```\n",
+    );
     assert_eq!(blocks.len(), 2);
     assert_eq!(blocks[0], ("rust".into(), "let x = 1;\n".into(), 2));
     assert_eq!(blocks[1].0, "rs,ignore");

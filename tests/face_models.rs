@@ -5,7 +5,9 @@
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use clip_art::eval::faces::{Method, edit_report, model_report};
-use clip_art::models::autoencoder::{Autoencoder, Config, TrainConfig, train_autoencoder};
+use clip_art::models::autoencoder::{
+    Autoencoder, Config, TrainConfig, train_autoencoder,
+};
 use clip_art::models::vae::Vae;
 use clip_art::nn::weights::save_weights;
 
@@ -20,7 +22,8 @@ fn shipped_models_keep_the_attributes_and_the_vae_generates_faces() {
         Autoencoder::shipped(&device).unwrap(),
         Vae::shipped(&device).unwrap(),
     );
-    let (rows, sample_faces) = model_report(&autoencoder, &vae, FACES, 32, 10, &device).unwrap();
+    let (rows, sample_faces) =
+        model_report(&autoencoder, &vae, FACES, 32, 10, &device).unwrap();
     assert!(
         rows[0].attributes.iter().all(|&a| a >= 0.95),
         "{:?}",
@@ -47,7 +50,8 @@ fn shipped_models_keep_the_attributes_and_the_vae_generates_faces() {
 fn latent_arithmetic_edits_every_attribute_and_keeps_the_rest() {
     let device = Device::Cpu;
     let vae = Vae::shipped(&device).unwrap();
-    let reports = edit_report(&vae, 300, 32, 20, Method::LeastSquares, 1.5, &device).unwrap();
+    let reports =
+        edit_report(&vae, 300, 32, 20, Method::LeastSquares, 1.5, &device).unwrap();
     for report in &reports {
         assert!(
             report.achieved >= 0.95 && report.kept >= 0.9 && report.faces >= 0.95,
@@ -69,7 +73,8 @@ fn a_small_autoencoder_retrained_here_learns_the_faces() {
         learning_rate: 6e-3,
         seed: 5,
     };
-    let (model, _, losses) = train_autoencoder(&cfg, &train, &device, |_, _| {}).unwrap();
+    let (model, _, losses) =
+        train_autoencoder(&cfg, &train, &device, |_, _| {}).unwrap();
     let mean = |l: &[f32]| l.iter().sum::<f32>() / l.len() as f32;
     assert!(
         mean(&losses[390..]) < 0.3 * mean(&losses[..10]),
@@ -100,7 +105,8 @@ fn missing_truncated_and_wrong_shaped_weights_are_named() {
 
     let whole = dir.path().join("whole.safetensors");
     let varmap = VarMap::new();
-    Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F32, &device), &cfg).unwrap();
+    Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F32, &device), &cfg)
+        .unwrap();
     save_weights(&varmap, &whole).unwrap();
     assert!(Autoencoder::load(&whole, &cfg, &device).is_ok());
 
@@ -114,7 +120,8 @@ fn missing_truncated_and_wrong_shaped_weights_are_named() {
             .expect("truncated file")
     );
     assert!(
-        error.contains("truncated.safetensors") && error.contains("not a valid safetensors"),
+        error.contains("truncated.safetensors")
+            && error.contains("not a valid safetensors"),
         "{error}"
     );
 

@@ -28,7 +28,8 @@ fn the_shipped_mini_clip_classifies_fresh_scenes_zero_shot() -> anyhow::Result<(
 }
 
 #[test]
-fn the_three_shipped_mini_clips_together_find_two_object_scenes_more_often() -> anyhow::Result<()> {
+fn the_three_shipped_mini_clips_together_find_two_object_scenes_more_often()
+-> anyhow::Result<()> {
     let measured = evaluate(&shipped_ensemble(&Device::Cpu)?, 300, 2)?;
     // Measured on these scenes and prompts: 80.5% together, 65.5% for seed 0 alone.
     assert!(measured.two_object_search.0 >= 0.75, "{}", measured.table());

@@ -33,10 +33,12 @@ fn by_hand(
     };
     let (im, tx) = (images.map(unit), texts.map(unit));
     let scale = if exp_t { t.exp() } else { t };
-    let logit = |a: usize, b: usize| (im[a][0] * tx[b][0] + im[a][1] * tx[b][1]) * scale;
+    let logit =
+        |a: usize, b: usize| (im[a][0] * tx[b][0] + im[a][1] * tx[b][1]) * scale;
     // Image a picks among the texts (a row); text b picks among the images (a column).
     let row = |a: usize| (logit(a, 0).exp() + logit(a, 1).exp()).ln() - logit(a, a);
-    let column = |b: usize| (logit(0, b).exp() + logit(1, b).exp()).ln() - logit(b, b);
+    let column =
+        |b: usize| (logit(0, b).exp() + logit(1, b).exp()).ln() - logit(b, b);
     ((row(0) + row(1)) / 2.0, (column(0) + column(1)) / 2.0)
 }
 
@@ -53,7 +55,10 @@ fn loss_f64(images: &Tensor, texts: &Tensor, t: &Tensor) -> f64 {
 /// Deterministic, irregular values for an `[rows, cols]` matrix.
 fn wiggly(rows: usize, cols: usize, seed: f64) -> Tensor {
     let values: Vec<f64> = (0..rows * cols)
-        .map(|k| (k as f64 * 1.37 + seed).sin() + 0.3 * (k as f64 * 0.71 + 2.0 * seed).cos())
+        .map(|k| {
+            (k as f64 * 1.37 + seed).sin()
+                + 0.3 * (k as f64 * 0.71 + 2.0 * seed).cos()
+        })
         .collect();
     Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap()
 }
@@ -232,7 +237,8 @@ fn only_directions_matter() {
     let texts = wiggly(5, 4, 3.1);
     let t = Tensor::new(1.0f64, &device).unwrap();
     let before = loss_f64(&images, &texts, &t);
-    let row_scales = |s: [f64; 5]| Tensor::new(&s, &device).unwrap().unsqueeze(1).unwrap();
+    let row_scales =
+        |s: [f64; 5]| Tensor::new(&s, &device).unwrap().unsqueeze(1).unwrap();
     let longer_images = images
         .broadcast_mul(&row_scales([3.7, 1.0, 1.0, 0.5, 1.0]))
         .unwrap();

@@ -10,7 +10,13 @@ use candle_core::{Device, Tensor};
 use exercise::resample_matrix;
 
 /// Your matrix as rows, after checking it has out × full entries.
-fn matrix(full: usize, offset: usize, size: usize, out: usize, flip: bool) -> Vec<Vec<f32>> {
+fn matrix(
+    full: usize,
+    offset: usize,
+    size: usize,
+    out: usize,
+    flip: bool,
+) -> Vec<Vec<f32>> {
     let m = resample_matrix(full, offset, size, out, flip);
     assert_eq!(
         m.len(),
@@ -116,7 +122,8 @@ fn rows_are_averages_of_the_crop_only() {
                         }
                     }
                     let flipped = matrix(full, offset, size, out, true);
-                    let reversed: Vec<Vec<f32>> = plain.iter().rev().cloned().collect();
+                    let reversed: Vec<Vec<f32>> =
+                        plain.iter().rev().cloned().collect();
                     assert!(
                         close(&flipped, &reversed),
                         "resample_matrix({full}, {offset}, {size}, {out}, true) must be the \
@@ -185,7 +192,9 @@ fn a_cutout_of_a_block_picture_shows_its_blocks() {
                 .collect(),
         ),
     ];
-    for (what, (y, rows, rows_out), (x, columns, columns_out, flip), expected) in cases {
+    for (what, (y, rows, rows_out), (x, columns, columns_out, flip), expected) in
+        cases
+    {
         let r_y = r(y, rows, rows_out, false);
         let r_x = r(x, columns, columns_out, flip);
         let cut = r_y
@@ -211,12 +220,13 @@ fn equals_the_courses_resample_matrix() {
                 for out in 1..=10 {
                     for flip in [false, true] {
                         let yours = matrix(full, offset, size, out, flip);
-                        let course: Vec<Vec<f32>> = clip_art::guide::cutouts::resample_matrix(
-                            full, offset, size, out, flip,
-                        )
-                        .chunks(full)
-                        .map(<[f32]>::to_vec)
-                        .collect();
+                        let course: Vec<Vec<f32>> =
+                            clip_art::guide::cutouts::resample_matrix(
+                                full, offset, size, out, flip,
+                            )
+                            .chunks(full)
+                            .map(<[f32]>::to_vec)
+                            .collect();
                         assert!(
                             close(&yours, &course),
                             "resample_matrix({full}, {offset}, {size}, {out}, {flip}): the \

@@ -36,7 +36,8 @@ fn gradients_reach_the_mean_and_the_log_variance() {
     let mean = Var::new(&[0.5f32, -1.0], &device).unwrap();
     let log_variance = Var::new(&[0.0f32, 2.0f32.ln()], &device).unwrap();
     let noise = Tensor::new(&[2.0f32, -1.0], &device).unwrap();
-    let z = reparameterise(mean.as_tensor(), log_variance.as_tensor(), &noise).unwrap();
+    let z =
+        reparameterise(mean.as_tensor(), log_variance.as_tensor(), &noise).unwrap();
     let grads = z.sum_all().unwrap().backward().unwrap();
     let d_mean: Vec<f32> = grads
         .get(mean.as_tensor())

@@ -43,7 +43,10 @@ fn by_hand(x: &[f64], y: &[f64]) -> f64 {
 /// Deterministic, irregular values for an `[rows, cols]` matrix.
 fn wiggly(rows: usize, cols: usize, seed: f64) -> Tensor {
     let values: Vec<f64> = (0..rows * cols)
-        .map(|k| (k as f64 * 1.37 + seed).sin() + 0.3 * (k as f64 * 0.71 + 2.0 * seed).cos())
+        .map(|k| {
+            (k as f64 * 1.37 + seed).sin()
+                + 0.3 * (k as f64 * 0.71 + 2.0 * seed).cos()
+        })
         .collect();
     Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap()
 }
@@ -55,7 +58,8 @@ fn equals_a_hand_computation_with_std_arcsin() {
         let a = Tensor::randn(0f64, 1.0, (3, 5), &device).unwrap();
         let b = Tensor::randn(0f64, 1.0, (2, 5), &device).unwrap();
         let yours = distances(&a, &b);
-        let (rows_a, rows_b) = (a.to_vec2::<f64>().unwrap(), b.to_vec2::<f64>().unwrap());
+        let (rows_a, rows_b) =
+            (a.to_vec2::<f64>().unwrap(), b.to_vec2::<f64>().unwrap());
         for (i, x) in rows_a.iter().enumerate() {
             for (j, y) in rows_b.iter().enumerate() {
                 let expected = by_hand(x, y);
@@ -105,9 +109,10 @@ fn is_half_the_squared_angle_at_known_angles() {
     )
     .unwrap();
     let yours = distances(&a, &b);
-    for (j, (degrees, theta)) in [(0, 0.0), (60, PI / 3.0), (90, PI / 2.0), (180, PI)]
-        .into_iter()
-        .enumerate()
+    for (j, (degrees, theta)) in
+        [(0, 0.0), (60, PI / 3.0), (90, PI / 2.0), (180, PI)]
+            .into_iter()
+            .enumerate()
     {
         let expected = theta * theta / 2.0;
         assert!(
@@ -134,7 +139,8 @@ fn the_same_direction_gives_zero_not_nan() {
     for dtype in [DType::F64, DType::F32] {
         let a = Tensor::randn(0f64, 1.0, (32, 7), &device).unwrap();
         let b = (&a * 2.5).unwrap();
-        let yours = distances(&a.to_dtype(dtype).unwrap(), &b.to_dtype(dtype).unwrap());
+        let yours =
+            distances(&a.to_dtype(dtype).unwrap(), &b.to_dtype(dtype).unwrap());
         for (i, row) in yours.iter().enumerate() {
             assert!(
                 row[i].is_finite() && row[i].abs() < 1e-5,
@@ -153,7 +159,8 @@ fn only_directions_matter() {
     let a = wiggly(4, 6, 0.3);
     let b = wiggly(3, 6, 2.2);
     let before = distances(&a, &b);
-    let row_scales = |s: &[f64]| Tensor::new(s, &device).unwrap().unsqueeze(1).unwrap();
+    let row_scales =
+        |s: &[f64]| Tensor::new(s, &device).unwrap().unsqueeze(1).unwrap();
     let longer_a = a
         .broadcast_mul(&row_scales(&[4.0, 1.0, 0.25, 10.0]))
         .unwrap();
@@ -214,7 +221,8 @@ fn the_gradient_matches_finite_differences() {
         bump[k] = step;
         let bump = Tensor::from_vec(bump, a.shape(), &device).unwrap();
         let at = |x: Tensor| objective(&x).to_scalar::<f64>().unwrap();
-        let numeric = (at((a.as_tensor() + &bump).unwrap()) - at((a.as_tensor() - &bump).unwrap()))
+        let numeric = (at((a.as_tensor() + &bump).unwrap())
+            - at((a.as_tensor() - &bump).unwrap()))
             / (2.0 * step);
         assert!(
             (numeric - g).abs() < 1e-6 * numeric.abs().max(1.0),
@@ -235,12 +243,13 @@ fn equals_the_courses_guidance_loss() {
         for (dtype, tolerance) in [(DType::F64, 1e-9), (DType::F32, 1e-5)] {
             let (a, b) = (a.to_dtype(dtype).unwrap(), b.to_dtype(dtype).unwrap());
             let yours = distances(&a, &b);
-            let course: Vec<Vec<f64>> = clip_art::guide::loss::spherical_distance(&a, &b)
-                .unwrap()
-                .to_dtype(DType::F64)
-                .unwrap()
-                .to_vec2()
-                .unwrap();
+            let course: Vec<Vec<f64>> =
+                clip_art::guide::loss::spherical_distance(&a, &b)
+                    .unwrap()
+                    .to_dtype(DType::F64)
+                    .unwrap()
+                    .to_vec2()
+                    .unwrap();
             for i in 0..n {
                 for j in 0..m {
                     assert!(

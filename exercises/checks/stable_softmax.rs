@@ -9,7 +9,9 @@ use exercise::softmax;
 use ndarray::{Array2, array};
 
 fn candle_softmax(logits: &Array2<f32>) -> Vec<f32> {
-    let t = Tensor::from_slice(logits.as_slice().unwrap(), logits.dim(), &Device::Cpu).unwrap();
+    let t =
+        Tensor::from_slice(logits.as_slice().unwrap(), logits.dim(), &Device::Cpu)
+            .unwrap();
     candle_nn::ops::softmax(&t, D::Minus1)
         .unwrap()
         .flatten_all()

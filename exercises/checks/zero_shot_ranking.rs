@@ -18,16 +18,20 @@ use exercise::rank_labels;
 const TEMPLATE: &str = "a picture of a {}";
 
 fn mini_clip() -> MiniClip {
-    MiniClip::shipped(&Device::Cpu).expect("the course's trained mini-CLIP should load")
+    MiniClip::shipped(&Device::Cpu)
+        .expect("the course's trained mini-CLIP should load")
 }
 
 /// `count` training-split scenes drawn from `seed`, each as a `[1, 3, s, s]` picture.
 fn pictures(clip: &dyn Clip, count: usize, seed: u64) -> (SceneBatch, Vec<Tensor>) {
-    let batch = SceneBatch::draw(count, clip.image_size() as u32, Split::Train, seed);
+    let batch =
+        SceneBatch::draw(count, clip.image_size() as u32, Split::Train, seed);
     let pictures = batch
         .images
         .iter()
-        .map(|image| images_to_batch(std::slice::from_ref(image), clip.device()).unwrap())
+        .map(|image| {
+            images_to_batch(std::slice::from_ref(image), clip.device()).unwrap()
+        })
         .collect();
     (batch, pictures)
 }
@@ -114,7 +118,9 @@ fn equals_the_crates_zero_shot_ranking() {
                      the cosine similarities by clip.logit_scale() and softmax over the labels."
                 );
             }
-            for (k, ((yours, _), (theirs, _, p))) in yours.iter().zip(&theirs.ranked).enumerate() {
+            for (k, ((yours, _), (theirs, _, p))) in
+                yours.iter().zip(&theirs.ranked).enumerate()
+            {
                 assert!(
                     yours == theirs || (their_p[yours.as_str()] - p).abs() < 1e-5,
                     "picture of {caption:?}, template {template:?}: place {} should be {theirs:?}, \

@@ -22,7 +22,10 @@ pub fn cross_entropy(logits: ArrayView2<f32>, targets: ArrayView2<f32>) -> f32 {
     )
 }
 
-pub fn cross_entropy_grad(logits: ArrayView2<f32>, targets: ArrayView2<f32>) -> Array2<f32> {
+pub fn cross_entropy_grad(
+    logits: ArrayView2<f32>,
+    targets: ArrayView2<f32>,
+) -> Array2<f32> {
     // TODO: ∂(batch-mean loss)/∂logits.
     todo!("gradient of {:?} against {:?}", logits.dim(), targets.dim())
 }

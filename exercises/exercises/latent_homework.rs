@@ -17,7 +17,10 @@
 
 use ndarray::{Array1, Array2};
 
-pub fn attribute_direction(latents: &Array2<f32>, has_attribute: &[bool]) -> Array1<f32> {
+pub fn attribute_direction(
+    latents: &Array2<f32>,
+    has_attribute: &[bool],
+) -> Array1<f32> {
     // TODO: mean of the rows where has_attribute[i] is true, minus the mean of the others.
     todo!(
         "direction from {} latents and {} labels",

@@ -9,7 +9,11 @@
 
 use candle_core::{Result, Tensor};
 
-pub fn reparameterise(mean: &Tensor, log_variance: &Tensor, noise: &Tensor) -> Result<Tensor> {
+pub fn reparameterise(
+    mean: &Tensor,
+    log_variance: &Tensor,
+    noise: &Tensor,
+) -> Result<Tensor> {
     // TODO: z = μ + exp(½ log σ²) · ε, element by element.
     todo!(
         "z for μ {:?}, log σ² {:?}, ε {:?}",

@@ -18,7 +18,10 @@ pub fn cross_entropy(logits: ArrayView2<f32>, targets: ArrayView2<f32>) -> f32 {
     total / logits.len_of(Axis(0)) as f32
 }
 
-pub fn cross_entropy_grad(logits: ArrayView2<f32>, targets: ArrayView2<f32>) -> Array2<f32> {
+pub fn cross_entropy_grad(
+    logits: ArrayView2<f32>,
+    targets: ArrayView2<f32>,
+) -> Array2<f32> {
     // ∂L/∂y_k = p_k − t_k per example; the batch mean divides by the number of rows.
     (softmax(logits) - targets) / logits.nrows() as f32
 }

@@ -2,7 +2,10 @@
 
 use ndarray::{Array1, Array2, Axis};
 
-pub fn attribute_direction(latents: &Array2<f32>, has_attribute: &[bool]) -> Array1<f32> {
+pub fn attribute_direction(
+    latents: &Array2<f32>,
+    has_attribute: &[bool],
+) -> Array1<f32> {
     let mean_of = |wanted: bool| {
         let rows: Vec<usize> = (0..has_attribute.len())
             .filter(|&i| has_attribute[i] == wanted)

@@ -15,7 +15,8 @@ pub fn rank_labels(
     labels: &[&str],
     template: &str,
 ) -> anyhow::Result<Vec<(String, f32)>> {
-    let sentences: Vec<String> = labels.iter().map(|l| fill_template(template, l)).collect();
+    let sentences: Vec<String> =
+        labels.iter().map(|l| fill_template(template, l)).collect();
     let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let texts = l2_normalize(&clip.text_embeddings(&sentences)?)?; // [labels, d]
     let image = l2_normalize(&clip.image_embeddings(picture)?)?; // [1, d]

@@ -11,8 +11,8 @@ use ndarray::Array2;
 
 /// The alphabet of the lecture's character table, in column order.
 pub const ALPHABET: [char; 26] = [
-    'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R', 'S',
-    'T', 'U', 'V', 'W', 'X', 'Y', 'Z',
+    'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P',
+    'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z',
 ];
 
 /// The lecture's token vocabulary, in column order (1 … 9 on the slide).
@@ -23,9 +23,13 @@ pub const LECTURE_VOCABULARY: [&str; 9] = [
 /// Something that cannot be one-hot encoded, with where it was found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OneHotError {
-    #[error("character {character:?} at position {position} is not in the alphabet A-Z")]
+    #[error(
+        "character {character:?} at position {position} is not in the alphabet A-Z"
+    )]
     UnknownCharacter { character: char, position: usize },
-    #[error("token {token:?} at position {position} is not in the vocabulary {vocabulary:?}")]
+    #[error(
+        "token {token:?} at position {position} is not in the vocabulary {vocabulary:?}"
+    )]
     UnknownToken {
         token: String,
         position: usize,
@@ -52,7 +56,10 @@ pub fn char_indices(word: &str) -> Result<Vec<usize>, OneHotError> {
 }
 
 /// The column of each token in `vocabulary`.
-pub fn token_indices(tokens: &[&str], vocabulary: &[&str]) -> Result<Vec<usize>, OneHotError> {
+pub fn token_indices(
+    tokens: &[&str],
+    vocabulary: &[&str],
+) -> Result<Vec<usize>, OneHotError> {
     tokens
         .iter()
         .enumerate()
@@ -87,7 +94,10 @@ pub fn char_one_hot(word: &str) -> Result<Array2<f32>, OneHotError> {
 }
 
 /// ["king", "queen"] → a 2×9 table over the lecture's vocabulary (or any other).
-pub fn token_one_hot(tokens: &[&str], vocabulary: &[&str]) -> Result<Array2<f32>, OneHotError> {
+pub fn token_one_hot(
+    tokens: &[&str],
+    vocabulary: &[&str],
+) -> Result<Array2<f32>, OneHotError> {
     Ok(one_hot_rows(
         &token_indices(tokens, vocabulary)?,
         vocabulary.len(),
@@ -133,7 +143,11 @@ pub fn token_one_hot_tensor(
 }
 
 /// A one-hot table printed like the slide: a header of column names, one line per row.
-pub fn format_table(row_names: &[String], column_names: &[String], table: &Array2<f32>) -> String {
+pub fn format_table(
+    row_names: &[String],
+    column_names: &[String],
+    table: &Array2<f32>,
+) -> String {
     let width = column_names
         .iter()
         .map(|name| name.chars().count())
@@ -164,7 +178,8 @@ mod tests {
     use candle_nn::encoding::one_hot;
 
     /// The lecture's slide, row by row: the column of the single 1.
-    const LUKAS_SLIDE: [(char, usize); 5] = [('L', 11), ('U', 20), ('K', 10), ('A', 0), ('S', 18)];
+    const LUKAS_SLIDE: [(char, usize); 5] =
+        [('L', 11), ('U', 20), ('K', 10), ('A', 0), ('S', 18)];
 
     #[test]
     fn lukas_is_the_lecture_table() {
@@ -198,20 +213,24 @@ mod tests {
                 .map(|i| i as u32)
                 .collect();
             let reference =
-                one_hot(Tensor::new(indices, &device).unwrap(), 26, 1f32, 0f32).unwrap();
+                one_hot(Tensor::new(indices, &device).unwrap(), 26, 1f32, 0f32)
+                    .unwrap();
             assert_eq!(
                 ours.to_vec2::<f32>().unwrap(),
                 reference.to_vec2::<f32>().unwrap()
             );
             // and the ndarray version agrees with both
             let scratch = char_one_hot(word).unwrap();
-            let scratch: Vec<Vec<f32>> = scratch.rows().into_iter().map(|r| r.to_vec()).collect();
+            let scratch: Vec<Vec<f32>> =
+                scratch.rows().into_iter().map(|r| r.to_vec()).collect();
             assert_eq!(scratch, reference.to_vec2::<f32>().unwrap());
         }
         let tokens = ["queen", "man", "monarch"];
-        let ours = token_one_hot_tensor(&tokens, &LECTURE_VOCABULARY, &device).unwrap();
+        let ours =
+            token_one_hot_tensor(&tokens, &LECTURE_VOCABULARY, &device).unwrap();
         let reference =
-            one_hot(Tensor::new(&[6u32, 0, 8], &device).unwrap(), 9, 1f32, 0f32).unwrap();
+            one_hot(Tensor::new(&[6u32, 0, 8], &device).unwrap(), 9, 1f32, 0f32)
+                .unwrap();
         assert_eq!(
             ours.to_vec2::<f32>().unwrap(),
             reference.to_vec2::<f32>().unwrap()
@@ -237,7 +256,8 @@ mod tests {
 
     #[test]
     fn unknown_token_names_it_and_its_position() {
-        let error = token_one_hot(&["king", "jester"], &LECTURE_VOCABULARY).unwrap_err();
+        let error =
+            token_one_hot(&["king", "jester"], &LECTURE_VOCABULARY).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("\"jester\""), "{message}");
         assert!(message.contains("position 1"), "{message}");
@@ -255,7 +275,8 @@ mod tests {
     fn table_prints_like_the_slide() {
         let table = char_one_hot("AB").unwrap();
         let rows = vec!["A".to_string(), "B".to_string()];
-        let columns: Vec<String> = ALPHABET[..26].iter().map(|c| c.to_string()).collect();
+        let columns: Vec<String> =
+            ALPHABET[..26].iter().map(|c| c.to_string()).collect();
         let text = format_table(&rows, &columns, &table);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);

@@ -20,7 +20,10 @@ pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 // ANCHOR: image_to_tensor
 /// An RGB image → a tensor `[3, H, W]` of intensities in [0, 1].
-pub fn image_to_tensor(image: &RgbImage, device: &Device) -> candle_core::Result<Tensor> {
+pub fn image_to_tensor(
+    image: &RgbImage,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
     let (width, height) = image.dimensions();
     let bytes = image.as_raw().clone(); // H·W·3 bytes: row after row, R G B per pixel
     Tensor::from_vec(bytes, (height as usize, width as usize, 3), device)?
@@ -49,20 +52,24 @@ pub fn tensor_to_image(tensor: &Tensor) -> anyhow::Result<RgbImage> {
         .flatten_all()?
         .to_dtype(DType::U8)?
         .to_vec1()?;
-    RgbImage::from_raw(width as u32, height as u32, bytes).context("image buffer size")
+    RgbImage::from_raw(width as u32, height as u32, bytes)
+        .context("image buffer size")
 }
 // ANCHOR_END: tensor_to_image
 
 /// Reads any image file `image` understands (PNG, JPEG, GIF, BMP, WebP, …) as `[3, H, W]`.
-pub fn load_image_tensor(path: impl AsRef<Path>, device: &Device) -> anyhow::Result<Tensor> {
+pub fn load_image_tensor(
+    path: impl AsRef<Path>,
+    device: &Device,
+) -> anyhow::Result<Tensor> {
     Ok(image_to_tensor(&load_rgb(path)?, device)?)
 }
 
 /// Reads an image file as 8-bit RGB; the error names the file.
 pub fn load_rgb(path: impl AsRef<Path>) -> anyhow::Result<RgbImage> {
     let path = path.as_ref();
-    let image =
-        image::open(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    let image = image::open(path)
+        .with_context(|| format!("cannot read image {}", path.display()))?;
     Ok(image.to_rgb8())
 }
 
@@ -153,7 +160,8 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_clipped() {
-        let tensor = Tensor::new(&[[[-0.5f32]], [[0.5]], [[7.0]]], &Device::Cpu).unwrap();
+        let tensor =
+            Tensor::new(&[[[-0.5f32]], [[0.5]], [[7.0]]], &Device::Cpu).unwrap();
         let image = tensor_to_image(&tensor).unwrap();
         assert_eq!(image.get_pixel(0, 0).0, [0, 128, 255]);
     }

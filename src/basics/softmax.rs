@@ -62,7 +62,10 @@ pub fn cross_entropy(logits: ArrayView2<f32>, labels: &[usize]) -> f32 {
 ///
 /// Derivation for one example: L = −Σ_i t_i ln p_i with ln p_i = y_i − ln Σ_j e^{y_j}, so
 /// ∂L/∂y_k = −t_k + (Σ_i t_i) · e^{y_k}/Σ_j e^{y_j} = p_k − t_k, since the targets sum to 1.
-pub fn cross_entropy_grad(logits: ArrayView2<f32>, targets: ArrayView2<f32>) -> Array2<f32> {
+pub fn cross_entropy_grad(
+    logits: ArrayView2<f32>,
+    targets: ArrayView2<f32>,
+) -> Array2<f32> {
     let n = logits.nrows() as f32;
     (softmax(logits) - targets) / n
 }
@@ -106,7 +109,8 @@ mod tests {
 
     fn to_array(t: &Tensor) -> Array2<f32> {
         let (r, c) = t.dims2().unwrap();
-        Array2::from_shape_vec((r, c), t.flatten_all().unwrap().to_vec1().unwrap()).unwrap()
+        Array2::from_shape_vec((r, c), t.flatten_all().unwrap().to_vec1().unwrap())
+            .unwrap()
     }
 
     fn assert_close(a: &Array2<f32>, b: &Array2<f32>, tolerance: f32) {
@@ -141,9 +145,11 @@ mod tests {
             assert!(row.iter().all(|&p| p > 0.0 && p < 1.0));
             assert!((row.sum() - 1.0).abs() < 1e-6);
         }
-        let candle = candle_nn::ops::softmax(&to_tensor(&logits), D::Minus1).unwrap();
+        let candle =
+            candle_nn::ops::softmax(&to_tensor(&logits), D::Minus1).unwrap();
         assert_close(&ours, &to_array(&candle), 1e-6);
-        let candle_log = candle_nn::ops::log_softmax(&to_tensor(&logits), D::Minus1).unwrap();
+        let candle_log =
+            candle_nn::ops::log_softmax(&to_tensor(&logits), D::Minus1).unwrap();
         assert_close(&log_softmax(logits.view()), &to_array(&candle_log), 1e-6);
     }
 
@@ -158,7 +164,8 @@ mod tests {
             .unwrap();
         assert!((cross_entropy(logits.view(), &labels) - candle).abs() < 1e-6);
         // The hard form is the soft form with one-hot targets.
-        let soft = cross_entropy_soft(logits.view(), one_hot_targets(&labels, 4).view());
+        let soft =
+            cross_entropy_soft(logits.view(), one_hot_targets(&labels, 4).view());
         assert!((soft - candle).abs() < 1e-6);
     }
 
@@ -182,7 +189,10 @@ mod tests {
         let candle = candle_soft_cross_entropy(&to_tensor(&logits), &targets)
             .to_scalar::<f32>()
             .unwrap();
-        assert!((cross_entropy_soft(logits.view(), targets.view()) - candle).abs() < 1e-6);
+        assert!(
+            (cross_entropy_soft(logits.view(), targets.view()) - candle).abs()
+                < 1e-6
+        );
     }
 
     #[test]
@@ -235,7 +245,8 @@ mod tests {
         // The correct class far behind: the loss is large, but a number.
         let loss = cross_entropy(logits.view(), &[1, 0, 2]);
         assert!(loss.is_finite() && loss > 1e4, "{loss}");
-        let grad = cross_entropy_grad(logits.view(), one_hot_targets(&[1, 0, 2], 3).view());
+        let grad =
+            cross_entropy_grad(logits.view(), one_hot_targets(&[1, 0, 2], 3).view());
         assert!(grad.iter().all(|v| v.is_finite()));
         // The naive formula overflows: this is why we subtract the maximum.
         let naive = logits.mapv(f32::exp);

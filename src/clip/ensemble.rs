@@ -39,7 +39,10 @@ impl<C: Clip> Ensemble<C> {
     }
 
     /// Every member's unit embedding of the same input, side by side, over √n.
-    fn side_by_side(&self, embed: impl Fn(&C) -> anyhow::Result<Tensor>) -> anyhow::Result<Tensor> {
+    fn side_by_side(
+        &self,
+        embed: impl Fn(&C) -> anyhow::Result<Tensor>,
+    ) -> anyhow::Result<Tensor> {
         let parts = self
             .members
             .iter()
@@ -106,7 +109,11 @@ mod tests {
         Ok(model)
     }
 
-    fn cosine(clip: &dyn Clip, pictures: &Tensor, text: &str) -> anyhow::Result<Tensor> {
+    fn cosine(
+        clip: &dyn Clip,
+        pictures: &Tensor,
+        text: &str,
+    ) -> anyhow::Result<Tensor> {
         let image = l2_normalize(&clip.image_embeddings(pictures)?)?;
         let text = l2_normalize(&clip.text_embeddings(&[text])?)?;
         Ok(image.matmul(&text.t()?)?.squeeze(1)?)

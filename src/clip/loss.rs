@@ -35,7 +35,11 @@ pub fn log_softmax(logits: &Tensor, dim: usize) -> candle_core::Result<Tensor> {
 
 /// Cross-entropy with soft targets along `dim`: −Σ target · ln softmax(logits),
 /// averaged over the other dimension. Hard labels are one-hot targets.
-pub fn cross_entropy(logits: &Tensor, targets: &Tensor, dim: usize) -> candle_core::Result<Tensor> {
+pub fn cross_entropy(
+    logits: &Tensor,
+    targets: &Tensor,
+    dim: usize,
+) -> candle_core::Result<Tensor> {
     let per_example = (targets * log_softmax(logits, dim)?)?.sum(dim)?.neg()?;
     per_example.mean_all()
 }
@@ -61,8 +65,14 @@ pub fn contrastive_loss(
     temperature: &Tensor,
 ) -> candle_core::Result<Tensor> {
     let n = image_embeddings.dim(0)?;
-    let labels = Tensor::eye(n, image_embeddings.dtype(), image_embeddings.device())?;
-    contrastive_loss_with_matches(image_embeddings, text_embeddings, temperature, &labels)
+    let labels =
+        Tensor::eye(n, image_embeddings.dtype(), image_embeddings.device())?;
+    contrastive_loss_with_matches(
+        image_embeddings,
+        text_embeddings,
+        temperature,
+        &labels,
+    )
 }
 
 /// The same loss when more than one text fits an image (captions repeat in a
@@ -121,10 +131,13 @@ mod tests {
             [v[0] / norm, v[1] / norm]
         };
         let (i, tx) = (images.map(unit), texts.map(unit));
-        let logit = |a: usize, b: usize| (i[a][0] * tx[b][0] + i[a][1] * tx[b][1]) * t.exp();
+        let logit =
+            |a: usize, b: usize| (i[a][0] * tx[b][0] + i[a][1] * tx[b][1]) * t.exp();
         // Rows: image a picks among texts; columns: text b picks among images.
-        let row = |a: usize| -(logit(a, a) - (logit(a, 0).exp() + logit(a, 1).exp()).ln());
-        let column = |b: usize| -(logit(b, b) - (logit(0, b).exp() + logit(1, b).exp()).ln());
+        let row =
+            |a: usize| -(logit(a, a) - (logit(a, 0).exp() + logit(a, 1).exp()).ln());
+        let column =
+            |b: usize| -(logit(b, b) - (logit(0, b).exp() + logit(1, b).exp()).ln());
         ((row(0) + row(1)) / 2.0 + (column(0) + column(1)) / 2.0) / 2.0
     }
 
@@ -163,10 +176,12 @@ mod tests {
         let loss = |i: &Tensor, x: &Tensor, t: &Tensor| {
             contrastive_loss_with_matches(i, x, t, &matches)?.to_scalar::<f64>()
         };
-        let grads = contrastive_loss_with_matches(&images, &texts, &t, &matches)?.backward()?;
+        let grads = contrastive_loss_with_matches(&images, &texts, &t, &matches)?
+            .backward()?;
         let step = 1e-6;
         for var in [&images, &texts, &t] {
-            let analytic: Vec<f64> = grads.get(var).expect("gradient").flatten_all()?.to_vec1()?;
+            let analytic: Vec<f64> =
+                grads.get(var).expect("gradient").flatten_all()?.to_vec1()?;
             for (k, &g) in analytic.iter().enumerate() {
                 let mut bump = vec![0.0; var.elem_count()];
                 bump[k] = step;
@@ -190,12 +205,13 @@ mod tests {
     }
 
     #[test]
-    fn perfectly_aligned_pairs_cost_little_and_swapped_pairs_cost_much() -> candle_core::Result<()>
-    {
+    fn perfectly_aligned_pairs_cost_little_and_swapped_pairs_cost_much()
+    -> candle_core::Result<()> {
         let device = Device::Cpu;
         let embeddings = Tensor::eye(8, DType::F32, &device)?;
         let t = Tensor::new(MAX_LOGIT_SCALE.ln() as f32, &device)?;
-        let aligned = contrastive_loss(&embeddings, &embeddings, &t)?.to_scalar::<f32>()?;
+        let aligned =
+            contrastive_loss(&embeddings, &embeddings, &t)?.to_scalar::<f32>()?;
         let swapped = contrastive_loss(&embeddings, &embeddings.flip(&[0])?, &t)?;
         assert!(aligned < 1e-3, "{aligned}");
         assert!(swapped.to_scalar::<f32>()? > 50.0);
@@ -203,7 +219,8 @@ mod tests {
     }
 
     #[test]
-    fn hard_negatives_join_each_images_row_but_get_no_column() -> candle_core::Result<()> {
+    fn hard_negatives_join_each_images_row_but_get_no_column()
+    -> candle_core::Result<()> {
         // Two images with their two captions, and one negative caption that is
         // false of both; worked out by hand in f64.
         let device = Device::Cpu;
@@ -215,11 +232,16 @@ mod tests {
         let texts = [[0.9, 0.3], [-0.2, 1.1], [0.8, 0.8]];
         let t: f64 = 0.7;
         let (i, x) = (images.map(unit), texts.map(unit));
-        let logit = |a: usize, b: usize| (i[a][0] * x[b][0] + i[a][1] * x[b][1]) * t.exp();
-        let row = |a: usize| -(logit(a, a) - (0..3).map(|b| logit(a, b).exp()).sum::<f64>().ln());
-        let column =
-            |b: usize| -(logit(b, b) - (0..2).map(|a| logit(a, b).exp()).sum::<f64>().ln());
-        let by_hand = ((row(0) + row(1)) / 2.0 + (column(0) + column(1)) / 2.0) / 2.0;
+        let logit =
+            |a: usize, b: usize| (i[a][0] * x[b][0] + i[a][1] * x[b][1]) * t.exp();
+        let row = |a: usize| {
+            -(logit(a, a) - (0..3).map(|b| logit(a, b).exp()).sum::<f64>().ln())
+        };
+        let column = |b: usize| {
+            -(logit(b, b) - (0..2).map(|a| logit(a, b).exp()).sum::<f64>().ln())
+        };
+        let by_hand =
+            ((row(0) + row(1)) / 2.0 + (column(0) + column(1)) / 2.0) / 2.0;
         let loss = contrastive_loss_with_hard_negatives(
             &Tensor::new(&images, &device)?,
             &Tensor::new(&[texts[0], texts[1]], &device)?,
@@ -240,7 +262,8 @@ mod tests {
         let labels = Tensor::new(&[0u32, 6, 2, 2, 4], &device)?;
         let targets = candle_nn::encoding::one_hot(labels.clone(), 7, 1f32, 0f32)?;
         let ours = cross_entropy(&logits, &targets, 1)?.to_scalar::<f32>()?;
-        let candle = candle_nn::loss::cross_entropy(&logits, &labels)?.to_scalar::<f32>()?;
+        let candle =
+            candle_nn::loss::cross_entropy(&logits, &labels)?.to_scalar::<f32>()?;
         assert!((ours - candle).abs() < 1e-5, "{ours} vs {candle}");
         Ok(())
     }

@@ -19,7 +19,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Clip;
 use super::ensemble::Ensemble;
-use super::loss::{INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_hard_negatives};
+use super::loss::{
+    INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_hard_negatives,
+};
 use crate::models::autoencoder::{self, Encoder};
 use crate::nn::batch::images_to_batch;
 use crate::nn::train::{fit, step_seed};
@@ -73,7 +75,11 @@ impl TextEncoder {
         let ids = cfg.vocabulary.len() + 1;
         Ok(TextEncoder {
             words: candle_nn::embedding(ids, cfg.word_size, vb.pp("words"))?,
-            hidden: candle_nn::linear(cfg.word_size * cfg.max_words, 256, vb.pp("hidden"))?,
+            hidden: candle_nn::linear(
+                cfg.word_size * cfg.max_words,
+                256,
+                vb.pp("hidden"),
+            )?,
             out: candle_nn::linear(256, cfg.features, vb.pp("out"))?,
         })
     }
@@ -182,7 +188,11 @@ impl MiniClip {
         Ok(ids)
     }
 
-    fn word_id_batch(&self, texts: &[&str], device: &Device) -> anyhow::Result<Tensor> {
+    fn word_id_batch(
+        &self,
+        texts: &[&str],
+        device: &Device,
+    ) -> anyhow::Result<Tensor> {
         let mut ids = Vec::with_capacity(texts.len() * self.cfg.max_words);
         for text in texts {
             ids.extend(self.word_ids(text)?);
@@ -264,13 +274,20 @@ pub struct StepReport {
 }
 
 /// `matches[i][j]` = 1 where caption j is true of scene i.
-pub fn caption_matches(batch: &SceneBatch, device: &Device) -> candle_core::Result<Tensor> {
+pub fn caption_matches(
+    batch: &SceneBatch,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
     let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
     text_matches(&batch.scenes, &captions, device)
 }
 
 /// `[scenes, texts]`: 1 where text j is true of scene i.
-fn text_matches(scenes: &[Scene], texts: &[&str], device: &Device) -> candle_core::Result<Tensor> {
+fn text_matches(
+    scenes: &[Scene],
+    texts: &[&str],
+    device: &Device,
+) -> candle_core::Result<Tensor> {
     let mut matches = Vec::with_capacity(scenes.len() * texts.len());
     for scene in scenes {
         let truths = scene.true_captions();
@@ -295,45 +312,54 @@ pub fn train(
     mut on_step: impl FnMut(usize, StepReport),
 ) -> anyhow::Result<(MiniClip, VarMap, Vec<StepReport>)> {
     let varmap = VarMap::new();
-    let model = MiniClip::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
+    let model =
+        MiniClip::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
     seed_weights(&varmap, train.seed)?;
-    let temperature = varmap.data().lock().expect("varmap lock")["temperature"].clone();
+    let temperature =
+        varmap.data().lock().expect("varmap lock")["temperature"].clone();
     temperature.set(&Tensor::new(INITIAL_TEMPERATURE as f32, device)?)?;
     let mut reports = Vec::with_capacity(train.steps);
-    let step_loss = |step: usize| -> anyhow::Result<(Tensor, (Tensor, Tensor, Tensor))> {
-        let seed = step_seed(train.seed, step);
-        let batch = SceneBatch::draw_mixed(
-            train.batch_size,
-            cfg.image_size as u32,
-            Split::Train,
-            train.two_objects,
-            seed,
-        );
-        let pictures = images_to_batch(&batch.images, device)?;
-        let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
-        let matches = caption_matches(&batch, device)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(1); // not the stream that drew the scenes
-        let negatives: Vec<String> = batch
-            .scenes
-            .iter()
-            .zip(&batch.captions)
-            .filter_map(|(scene, caption)| hard_negative(scene, caption, Split::Train, &mut rng))
-            .collect();
-        let negatives: Vec<&str> = negatives.iter().map(String::as_str).collect();
-        let image_e = model.encode_images(&pictures)?;
-        let text_e = model.encode_word_ids(&model.word_id_batch(&captions, device)?)?;
-        let negative_e = model.encode_word_ids(&model.word_id_batch(&negatives, device)?)?;
-        let loss = contrastive_loss_with_hard_negatives(
-            &image_e,
-            &text_e,
-            &negative_e,
-            &model.temperature,
-            &matches,
-            &text_matches(&batch.scenes, &negatives, device)?,
-        )?;
-        Ok((loss, (image_e, text_e, matches)))
-    };
+    let step_loss =
+        |step: usize| -> anyhow::Result<(Tensor, (Tensor, Tensor, Tensor))> {
+            let seed = step_seed(train.seed, step);
+            let batch = SceneBatch::draw_mixed(
+                train.batch_size,
+                cfg.image_size as u32,
+                Split::Train,
+                train.two_objects,
+                seed,
+            );
+            let pictures = images_to_batch(&batch.images, device)?;
+            let captions: Vec<&str> =
+                batch.captions.iter().map(String::as_str).collect();
+            let matches = caption_matches(&batch, device)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(1); // not the stream that drew the scenes
+            let negatives: Vec<String> = batch
+                .scenes
+                .iter()
+                .zip(&batch.captions)
+                .filter_map(|(scene, caption)| {
+                    hard_negative(scene, caption, Split::Train, &mut rng)
+                })
+                .collect();
+            let negatives: Vec<&str> =
+                negatives.iter().map(String::as_str).collect();
+            let image_e = model.encode_images(&pictures)?;
+            let text_e =
+                model.encode_word_ids(&model.word_id_batch(&captions, device)?)?;
+            let negative_e =
+                model.encode_word_ids(&model.word_id_batch(&negatives, device)?)?;
+            let loss = contrastive_loss_with_hard_negatives(
+                &image_e,
+                &text_e,
+                &negative_e,
+                &model.temperature,
+                &matches,
+                &text_matches(&batch.scenes, &negatives, device)?,
+            )?;
+            Ok((loss, (image_e, text_e, matches)))
+        };
     fit(
         varmap.all_vars(),
         train.steps,
@@ -358,7 +384,11 @@ fn clamp_temperature(temperature: &Var) -> candle_core::Result<()> {
     temperature.set(&temperature.clamp(0f32, MAX_LOGIT_SCALE.ln() as f32)?)
 }
 
-fn batch_accuracy(image_e: &Tensor, text_e: &Tensor, matches: &Tensor) -> candle_core::Result<f32> {
+fn batch_accuracy(
+    image_e: &Tensor,
+    text_e: &Tensor,
+    matches: &Tensor,
+) -> candle_core::Result<f32> {
     let best = image_e.matmul(&text_e.t()?)?.argmax(1)?.to_vec1::<u32>()?;
     let matches = matches.to_vec2::<f32>()?;
     let right = best
@@ -431,7 +461,11 @@ impl MiniClip {
     }
 
     /// Loads a mini-CLIP saved by `clip-art train-clip`.
-    pub fn load(path: &Path, cfg: &Config, device: &Device) -> anyhow::Result<MiniClip> {
+    pub fn load(
+        path: &Path,
+        cfg: &Config,
+        device: &Device,
+    ) -> anyhow::Result<MiniClip> {
         let vb = weights_from_file(path, device)?;
         MiniClip::new(vb, cfg).with_context(|| format!("{}", path.display()))
     }
@@ -452,13 +486,16 @@ mod tests {
     }
 
     #[test]
-    fn captions_become_padded_word_ids_and_unknown_words_are_named() -> anyhow::Result<()> {
+    fn captions_become_padded_word_ids_and_unknown_words_are_named()
+    -> anyhow::Result<()> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let model = MiniClip::new(vb, &tiny())?;
         let ids = model.word_ids("A red circle.")?;
         assert_eq!(ids.len(), 12);
-        assert!(ids[..3].iter().all(|&id| id > 0) && ids[3..].iter().all(|&id| id == 0));
+        assert!(
+            ids[..3].iter().all(|&id| id > 0) && ids[3..].iter().all(|&id| id == 0)
+        );
         let vocabulary = &model.cfg.vocabulary;
         assert_eq!(vocabulary[ids[1] as usize - 1], "red");
         let unknown = model.word_ids("a photo of a cat").unwrap_err().to_string();

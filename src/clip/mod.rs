@@ -36,6 +36,9 @@ pub trait Clip {
             s,
             image::imageops::FilterType::Triangle,
         );
-        Ok(crate::basics::pixels::image_to_tensor(&resized, self.device())?.unsqueeze(0)?)
+        Ok(
+            crate::basics::pixels::image_to_tensor(&resized, self.device())?
+                .unsqueeze(0)?,
+        )
     }
 }

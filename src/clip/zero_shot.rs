@@ -33,7 +33,8 @@ pub fn label_embeddings(
 ) -> anyhow::Result<Tensor> {
     let mut per_template = Vec::with_capacity(templates.len());
     for template in templates {
-        let prompts: Vec<String> = labels.iter().map(|l| fill_template(template, l)).collect();
+        let prompts: Vec<String> =
+            labels.iter().map(|l| fill_template(template, l)).collect();
         let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
         per_template.push(l2_normalize(&clip.text_embeddings(&prompts)?)?);
     }
@@ -139,7 +140,11 @@ pub fn colour_shape_labels() -> Vec<String> {
 
 /// The first single-object scene drawn from `seed` on: its picture and its
 /// true colour×shape label, for zero-shot examples.
-pub fn single_object_scene(split: Split, size: u32, seed: u64) -> (image::RgbImage, String) {
+pub fn single_object_scene(
+    split: Split,
+    size: u32,
+    seed: u64,
+) -> (image::RgbImage, String) {
     (seed..)
         .map(|s| SceneBatch::draw(1, size, split, s))
         .find(|batch| batch.scenes[0].objects.len() == 1)

@@ -47,7 +47,11 @@ pub const TWO_OBJECT_PROMPTS: usize = 200;
 /// Measures zero-shot top-1 over all 36 colour×shape labels, retrieval
 /// recall@1 and @5 and captions against their hard negatives on fresh scenes
 /// drawn from `seed`, and the search for two-object scenes.
-pub fn evaluate(clip: &dyn Clip, count: usize, seed: u64) -> anyhow::Result<Evaluation> {
+pub fn evaluate(
+    clip: &dyn Clip,
+    count: usize,
+    seed: u64,
+) -> anyhow::Result<Evaluation> {
     let size = clip.image_size() as u32;
     let labels = colour_shape_labels();
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
@@ -57,15 +61,18 @@ pub fn evaluate(clip: &dyn Clip, count: usize, seed: u64) -> anyhow::Result<Eval
         let singles: Vec<usize> = (0..batch.scenes.len())
             .filter(|&i| batch.scenes[i].objects.len() == 1)
             .collect();
-        let images: Vec<_> = singles.iter().map(|&i| batch.images[i].clone()).collect();
-        let p = probabilities(clip, &images_to_batch(&images, &device)?, &embeddings)?;
+        let images: Vec<_> =
+            singles.iter().map(|&i| batch.images[i].clone()).collect();
+        let p =
+            probabilities(clip, &images_to_batch(&images, &device)?, &embeddings)?;
         let best = p.argmax(D::Minus1)?.to_vec1::<u32>()?;
         let right = singles
             .iter()
             .zip(best)
             .filter(|&(&i, b)| {
                 let o = batch.scenes[i].objects[0];
-                labels[b as usize] == format!("{} {}", o.colour.name(), o.shape.name())
+                labels[b as usize]
+                    == format!("{} {}", o.colour.name(), o.shape.name())
             })
             .count();
         Ok((right as f32 / singles.len() as f32, singles.len()))
@@ -77,10 +84,13 @@ pub fn evaluate(clip: &dyn Clip, count: usize, seed: u64) -> anyhow::Result<Eval
 
     let batch = SceneBatch::draw(count, size, Split::Train, seed + 2);
     let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
-    let images = l2_normalize(&clip.image_embeddings(&images_to_batch(&batch.images, &device)?)?)?;
+    let images = l2_normalize(
+        &clip.image_embeddings(&images_to_batch(&batch.images, &device)?)?,
+    )?;
     let texts = l2_normalize(&clip.text_embeddings(&captions)?)?;
     let similarity = images.matmul(&texts.t()?)?.to_vec2::<f32>()?;
-    let truths: Vec<Vec<String>> = batch.scenes.iter().map(|s| s.true_captions()).collect();
+    let truths: Vec<Vec<String>> =
+        batch.scenes.iter().map(|s| s.true_captions()).collect();
     let fits = |i: usize, j: usize| truths[i].contains(&batch.captions[j]);
     let recall = |k: usize, by_image: bool| -> f32 {
         let hits = (0..count)
@@ -124,16 +134,21 @@ fn caption_over_negative(
     count: usize,
     seed: u64,
 ) -> anyhow::Result<[(f32, usize); 2]> {
-    let batch = SceneBatch::draw(count, clip.image_size() as u32, Split::Train, seed);
+    let batch =
+        SceneBatch::draw(count, clip.image_size() as u32, Split::Train, seed);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut cases = Vec::new();
-    for (i, (scene, caption)) in batch.scenes.iter().zip(&batch.captions).enumerate() {
-        if let Some(negative) = hard_negative(scene, caption, Split::Train, &mut rng) {
+    for (i, (scene, caption)) in batch.scenes.iter().zip(&batch.captions).enumerate()
+    {
+        if let Some(negative) = hard_negative(scene, caption, Split::Train, &mut rng)
+        {
             cases.push((i, caption.as_str(), negative));
         }
     }
     let images: Vec<_> = cases.iter().map(|c| batch.images[c.0].clone()).collect();
-    let images = l2_normalize(&clip.image_embeddings(&images_to_batch(&images, clip.device())?)?)?;
+    let images = l2_normalize(
+        &clip.image_embeddings(&images_to_batch(&images, clip.device())?)?,
+    )?;
     let cosine = |texts: Vec<&str>| -> anyhow::Result<Vec<f32>> {
         let texts = l2_normalize(&clip.text_embeddings(&texts)?)?;
         Ok((&images * texts)?.sum(D::Minus1)?.to_vec1()?)
@@ -154,7 +169,10 @@ fn caption_over_negative(
 /// prompt of `clip-art generate-report` (drawn from `seed` as it does), rank
 /// the scenes of every kind (its default bank, drawn as `generate` draws it)
 /// and ask the ground truth whether the best-ranked one is true of the prompt.
-fn two_object_search(clip: &dyn Clip, seed: u64) -> anyhow::Result<(f32, usize, usize)> {
+fn two_object_search(
+    clip: &dyn Clip,
+    seed: u64,
+) -> anyhow::Result<(f32, usize, usize)> {
     let prompts: Vec<String> = test_prompts(TWO_OBJECT_PROMPTS, 1_000 + seed)
         .into_iter()
         .filter(|(kind, _)| *kind == Kind::TwoObjects)

@@ -17,7 +17,9 @@ use crate::clip::Clip;
 use crate::clip::zero_shot::fill_template;
 use crate::guide::editing::{EDIT_WEIGHT, EditMethod, edit};
 use crate::guide::engine::{Guide, Keep};
-use crate::guide::generate::{BANK_SEED, Bank, RANDOM_BANK, Settings, Start, generate};
+use crate::guide::generate::{
+    BANK_SEED, Bank, RANDOM_BANK, Settings, Start, generate,
+};
 use crate::guide::prompts::Prompt;
 use crate::guide::vq::VqModel;
 use crate::nn::batch::images_to_batch;
@@ -49,7 +51,8 @@ pub fn edit_cases(count: usize, seed: u64) -> Vec<EditCase> {
         if target == object.colour || HELD_OUT.contains(&(target, object.shape)) {
             continue;
         }
-        let prompt = with_articles(&format!("a {} {}", target.name(), object.shape.name()));
+        let prompt =
+            with_articles(&format!("a {} {}", target.name(), object.shape.name()));
         cases.push(EditCase {
             scene,
             target,
@@ -67,7 +70,11 @@ impl EditCase {
         let [found] = seen else {
             return Err(format!("{} objects instead of one", seen.len()));
         };
-        let described = with_articles(&format!("a {} {}", found.colour.name(), found.shape.name()));
+        let described = with_articles(&format!(
+            "a {} {}",
+            found.colour.name(),
+            found.shape.name()
+        ));
         if found.colour != self.target {
             return Err(format!(
                 "{described}: the colour did not become {}",
@@ -75,7 +82,10 @@ impl EditCase {
             ));
         }
         if found.shape != object.shape {
-            return Err(format!("{described}: the {} was lost", object.shape.name()));
+            return Err(format!(
+                "{described}: the {} was lost",
+                object.shape.name()
+            ));
         }
         if found.position != object.position {
             return Err(format!("{described}: it moved"));
@@ -162,14 +172,17 @@ pub fn run_image_prompts(
         let caption = scene.phrasings().swap_remove(0);
         let prompt_picture = scene.draw(vq.config.image_size as u32);
         let target = images_to_batch(std::slice::from_ref(&prompt_picture), device)?;
-        let guide = Guide::new(clip, &[])?.with_image_prompt("the scene", &target, 1.0)?;
+        let guide =
+            Guide::new(clip, &[])?.with_image_prompt("the scene", &target, 1.0)?;
         let settings = settings.for_trial(i);
         let outcome = generate(&guide, vq, Start::Bank(bank), &settings, |_| {
             std::ops::ControlFlow::Continue(())
         })?;
-        let picture = crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
-        let request = Request::parse(&caption)
-            .ok_or_else(|| anyhow::anyhow!("caption {caption:?} is not in the scenes' language"))?;
+        let picture =
+            crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
+        let request = Request::parse(&caption).ok_or_else(|| {
+            anyhow::anyhow!("caption {caption:?} is not in the scenes' language")
+        })?;
         let trial = ImagePromptTrial {
             verdict: request.verdict(&judge_scene(&picture)),
             caption,
@@ -212,10 +225,12 @@ pub fn edit_report(
     seed: u64,
     progress: &dyn Progress,
 ) -> anyhow::Result<EditingReport> {
-    let bank = Bank::draw(RANDOM_BANK, vq.config.image_size, BANK_SEED, clip.device())?;
+    let bank =
+        Bank::draw(RANDOM_BANK, vq.config.image_size, BANK_SEED, clip.device())?;
     let cases = edit_cases(count, 2_000 + seed);
     let default = Settings::new(clip.image_size());
-    let (edits_table, trials) = editing_table(clip, vq, &bank, &cases, &default, progress)?;
+    let (edits_table, trials) =
+        editing_table(clip, vq, &bank, &cases, &default, progress)?;
     let mut verdicts: String = trials
         .iter()
         .map(|t| verdict_line(&t.prompt, &t.verdict))
@@ -226,9 +241,10 @@ pub fn edit_report(
         .flat_map(|t| [t.before.clone(), t.after.clone()])
         .collect();
     progress.begin("image prompts", count);
-    let image_trials = run_image_prompts(clip, vq, &bank, &default, count, 3_000 + seed, |_| {
-        progress.advance("")
-    })?;
+    let image_trials =
+        run_image_prompts(clip, vq, &bank, &default, count, 3_000 + seed, |_| {
+            progress.advance("")
+        })?;
     progress.finish();
     let mut image_table = Table::new([
         "image prompt (a drawn scene's picture, no text)",
@@ -248,7 +264,8 @@ pub fn edit_report(
             verdict_line(&trial.caption, &trial.verdict)
         ));
     }
-    let modifiers = modifier_table(clip, vq, &bank, &default, count, seed, progress)?;
+    let modifiers =
+        modifier_table(clip, vq, &bank, &default, count, seed, progress)?;
     Ok(EditingReport {
         tables: [edits_table, image_table, modifiers],
         edits,
@@ -366,7 +383,8 @@ fn modifier_table(
         for (i, name) in names.iter().enumerate() {
             let settings = settings.for_trial(i);
             // Every phrasing is graded by the request they all share.
-            let request = Request::parse(&format!("a {name}")).expect("a scene phrase");
+            let request =
+                Request::parse(&format!("a {name}")).expect("a scene phrase");
             let prompt = fill_template(template, name);
             let picture = picture_for(clip, vq, bank, &settings, &prompt)?;
             verdicts.push(request.verdict(&judge_scene(&picture)));
@@ -410,7 +428,11 @@ mod tests {
             assert!(!HELD_OUT.contains(&(case.target, object.shape)));
             assert_eq!(
                 case.prompt,
-                with_articles(&format!("a {} {}", case.target.name(), object.shape.name()))
+                with_articles(&format!(
+                    "a {} {}",
+                    case.target.name(),
+                    object.shape.name()
+                ))
             );
         }
     }

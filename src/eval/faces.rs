@@ -23,7 +23,9 @@ use crate::nn::batch::{batch_to_images, images_to_batch};
 use crate::viz::picture::Picture;
 use crate::viz::plot::PointGroup;
 use crate::world::faces::{Attribute, Face, FaceBatch};
-use crate::world::judge::faces::{self as judge, Verdict, agreement, face_rate, judge_faces};
+use crate::world::judge::faces::{
+    self as judge, Verdict, agreement, face_rate, judge_faces,
+};
 
 /// How an edit along one attribute direction went, as the judge saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +67,8 @@ pub fn measure_edit(
         .collect();
     let latents = encode(vae, &images, device)?;
     let before = judge_faces(&decode(vae, &latents, device)?);
-    let after = judge_faces(&decode(vae, &(latents + &(direction * strength)), device)?);
+    let after =
+        judge_faces(&decode(vae, &(latents + &(direction * strength)), device)?);
     Ok(grade_edit(attribute, strength, &before, &after))
 }
 
@@ -84,9 +87,12 @@ pub fn grade_edit(
         before.iter().zip(after).filter(|(b, a)| test(b, a)).count() as f32 / count
     };
     let achieved = share(&|before, after| match attribute {
-        Attribute::Age | Attribute::Eyeglasses => after.face.attribute(attribute) == 1.0,
+        Attribute::Age | Attribute::Eyeglasses => {
+            after.face.attribute(attribute) == 1.0
+        }
         Attribute::Pose | Attribute::Expression => {
-            after.face.attribute(attribute) - before.face.attribute(attribute) >= 0.5 * shift
+            after.face.attribute(attribute) - before.face.attribute(attribute)
+                >= 0.5 * shift
         }
     });
     let kept = share(&|before, after| {
@@ -163,8 +169,11 @@ pub fn model_report(
     let ae = batch_to_images(&autoencoder.forward(&pictures)?)?;
     let (mean, _) = vae.encode(&pictures)?;
     let vae_recon = batch_to_images(&vae.decode(&mean)?)?;
-    let samples =
-        batch_to_images(&vae.sample(count, &mut ChaCha8Rng::seed_from_u64(seed), device)?)?;
+    let samples = batch_to_images(&vae.sample(
+        count,
+        &mut ChaCha8Rng::seed_from_u64(seed),
+        device,
+    )?)?;
     let rows = vec![
         Quality::of(
             "autoencoder reconstructions",
@@ -211,7 +220,8 @@ pub fn directions(
         Method::MeanDifference => Attribute::ALL
             .iter()
             .map(|&a| {
-                let has: Vec<bool> = batch.attribute(a).iter().map(|&v| v > 0.0).collect();
+                let has: Vec<bool> =
+                    batch.attribute(a).iter().map(|&v| v > 0.0).collect();
                 latent::mean_difference(&latents, &has)
             })
             .collect(),
@@ -293,7 +303,8 @@ pub fn interpolation_grid(
     let mut pictures = Vec::new();
     for (a, b) in pairs {
         let z = latent::encode(vae, &[a.draw(size), b.draw(size)], device)?;
-        let path = latent::interpolate(&z.row(0).to_owned(), &z.row(1).to_owned(), steps);
+        let path =
+            latent::interpolate(&z.row(0).to_owned(), &z.row(1).to_owned(), steps);
         pictures.extend(latent::decode(vae, &path, device)?);
     }
     Picture::grid(&pictures, steps)
@@ -365,14 +376,16 @@ pub fn write_figures(
     device: &Device,
     out: &Path,
 ) -> anyhow::Result<Tables> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create {}", out.display()))?;
     let size = crate::models::autoencoder::Config::default().image_size as u32;
     let save = |picture: Picture, name: &str| picture.save_png(out.join(name));
 
     let world = FaceBatch::draw(16, 64, seed);
     save(Picture::grid(&world.images, 8)?.scaled(2), "faces.png")?;
     let judge = judge_report(count, 64, seed);
-    let (mut rows, sample_faces) = model_report(autoencoder, vae, count, size, seed + 10, device)?;
+    let (mut rows, sample_faces) =
+        model_report(autoencoder, vae, count, size, seed + 10, device)?;
     rows.insert(0, judge.quality.clone());
     let models = format!(
         "{}\n{}\n\nVAE samples from N(0, 1) judged to be faces: **{}** of {count}.\n\n\
@@ -404,14 +417,19 @@ pub fn write_figures(
     let mut grid = few.images.clone();
     grid.extend(batch_to_images(&autoencoder.forward(&pictures)?)?);
     save(Picture::grid(&grid, 8)?.scaled(3), "reconstructions.png")?;
-    let samples =
-        batch_to_images(&vae.sample(16, &mut ChaCha8Rng::seed_from_u64(seed), device)?)?;
+    let samples = batch_to_images(&vae.sample(
+        16,
+        &mut ChaCha8Rng::seed_from_u64(seed),
+        device,
+    )?)?;
     save(Picture::grid(&samples, 8)?.scaled(3), "vae-samples.png")?;
-    let found = directions(vae, count, size, seed + 20, Method::MeanDifference, device)?;
+    let found =
+        directions(vae, count, size, seed + 20, Method::MeanDifference, device)?;
     let row = lecture_row(vae, &lecture_face(), &found, size, device)?;
     save(Picture::grid(&row, 5)?.scaled(4), "latent-edits.png")?;
     let ends = FaceBatch::draw(6, size, seed + 30).faces;
-    let pairs: Vec<(Face, Face)> = ends.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    let pairs: Vec<(Face, Face)> =
+        ends.chunks_exact(2).map(|p| (p[0], p[1])).collect();
     save(
         interpolation_grid(vae, &pairs, 8, size, device)?.scaled(3),
         "interpolation.png",
@@ -432,7 +450,8 @@ pub fn pca_figure(
     let batch = FaceBatch::draw(count, size, seed);
     let z = latent::encode(vae, &batch.images, device)?;
     let projected = latent::pca(&z, 2)?.project(&z);
-    let points: Vec<(f32, f32)> = projected.rows().into_iter().map(|r| (r[0], r[1])).collect();
+    let points: Vec<(f32, f32)> =
+        projected.rows().into_iter().map(|r| (r[0], r[1])).collect();
     let split = |attribute: Attribute, names: [&'static str; 3]| {
         let mut groups: [Vec<(f32, f32)>; 3] = Default::default();
         for (face, &point) in batch.faces.iter().zip(&points) {

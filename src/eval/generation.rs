@@ -156,8 +156,9 @@ pub fn run_trials(
         let request = Request::parse(text).ok_or_else(|| {
             anyhow::anyhow!("test prompt {text:?} is not in the scenes' language")
         })?;
-        let judged_right =
-            |picture: &image::RgbImage| request.verdict(&judge_scene(picture)).is_ok();
+        let judged_right = |picture: &image::RgbImage| {
+            request.verdict(&judge_scene(picture)).is_ok()
+        };
         let mut restarts_judged_right = Vec::new();
         let picture = match method {
             Method::VqFromBank | Method::VqFromRandomCodes => {
@@ -180,9 +181,11 @@ pub fn run_trials(
                 let size = vq.config.image_size;
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 let generator = kind.fresh(size, &mut rng, device)?;
-                guide.run(generator.as_ref(), &settings.guide_config(seed), |_, _| {
-                    std::ops::ControlFlow::Continue(())
-                })?;
+                guide.run(
+                    generator.as_ref(),
+                    &settings.guide_config(seed),
+                    |_, _| std::ops::ControlFlow::Continue(()),
+                )?;
                 snapshot(generator.as_ref())?
             }
         };
@@ -220,7 +223,9 @@ pub fn summary_row(label: &str, trials: &[Trial]) -> [String; 7] {
         let ok = chosen.iter().filter(|t| t.verdict.is_ok()).count();
         (ok, chosen.len())
     };
-    let rate_of = |kind: Kind| match judged(trials.iter().filter(|t| t.kind == kind).collect()) {
+    let rate_of = |kind: Kind| match judged(
+        trials.iter().filter(|t| t.kind == kind).collect(),
+    ) {
         (_, 0) => "–".to_string(),
         (ok, all) => rate(ok, all),
     };
@@ -292,17 +297,19 @@ pub fn generate_report(
     let bank = Bank::new(bank_kind, vq.config.image_size, BANK_SEED, device)?;
     let mut table = summary_table();
     progress.report(&table.header_markdown());
-    let mut row = |label: &str, method: Method, settings: &Settings, per_kind: usize| {
-        let prompts = test_prompts(per_kind, 1_000 + seed);
-        progress.begin("prompts", prompts.len());
-        let trials = run_trials(clip, &vq, &bank, &method, settings, &prompts, |_| {
-            progress.advance(label)
-        })?;
-        progress.finish();
-        table.push(summary_row(label, &trials));
-        progress.report(&table.last_row_markdown());
-        anyhow::Ok(trials)
-    };
+    let mut row =
+        |label: &str, method: Method, settings: &Settings, per_kind: usize| {
+            let prompts = test_prompts(per_kind, 1_000 + seed);
+            progress.begin("prompts", prompts.len());
+            let trials =
+                run_trials(clip, &vq, &bank, &method, settings, &prompts, |_| {
+                    progress.advance(label)
+                })?;
+            progress.finish();
+            table.push(summary_row(label, &trials));
+            progress.report(&table.last_row_markdown());
+            anyhow::Ok(trials)
+        };
     let trials = row(
         Method::VqFromBank.name(),
         Method::VqFromBank,
@@ -312,7 +319,8 @@ pub fn generate_report(
     if ablation_count > 0 {
         let judge_picks = ablation(&mut row, default, ablation_count)?;
         // Below the restarts' row it bounds, after the ablation's rows.
-        let label = "the same 3 restarts, if the judge chose among them instead of CLIP";
+        let label =
+            "the same 3 restarts, if the judge chose among them instead of CLIP";
         table.insert(2, summary_row(label, &judge_picks));
         progress.report(&table.row_markdown(2));
     }
@@ -398,7 +406,8 @@ pub fn vq_reconstruction(
     device: &Device,
 ) -> anyhow::Result<(Table, Picture)> {
     let size = model.config.image_size as u32;
-    let mut table = Table::new(["scenes", "judged like the original", "mean squared error"]);
+    let mut table =
+        Table::new(["scenes", "judged like the original", "mean squared error"]);
     for (name, split) in [
         ("training split", Split::Train),
         ("held-out colour–shape pairs", Split::HeldOut),
@@ -422,7 +431,9 @@ pub fn vq_reconstruction(
         ]);
     }
     let sample = SceneBatch::draw(8, size, Split::Train, seed);
-    let rebuilt = batch_to_images(&model.reconstruct(&images_to_batch(&sample.images, device)?)?)?;
+    let rebuilt = batch_to_images(
+        &model.reconstruct(&images_to_batch(&sample.images, device)?)?,
+    )?;
     let both: Vec<_> = sample.images.iter().chain(&rebuilt).cloned().collect();
     Ok((table, Picture::grid(&both, 8)?.scaled(2)))
 }
@@ -432,7 +443,8 @@ fn same_objects(a: &[SeenObject], b: &[SeenObject]) -> bool {
     a.len() == b.len()
         && a.iter().all(|x| {
             b.iter().any(|y| {
-                (x.colour, x.shape, x.size, x.position) == (y.colour, y.shape, y.size, y.position)
+                (x.colour, x.shape, x.size, x.position)
+                    == (y.colour, y.shape, y.size, y.position)
             })
         })
 }

@@ -6,8 +6,8 @@ use candle_core::Device;
 
 use super::table::{Table, percent};
 use crate::models::classifier::{
-    Config, StepReport, TrainConfig, accuracy, predict_candle, predict_scratch, test_batch,
-    train_candle, train_scratch,
+    Config, StepReport, TrainConfig, accuracy, predict_candle, predict_scratch,
+    test_batch, train_candle, train_scratch,
 };
 use crate::viz::picture::Picture;
 use crate::viz::plot::{Series, line_chart, moving_average};
@@ -35,10 +35,12 @@ pub fn run_experiment(
 ) -> anyhow::Result<ExperimentReport> {
     let test = test_batch(cfg, test_images, train.seed);
     let start = std::time::Instant::now();
-    let (scratch, scratch_losses) = train_scratch(cfg, train, |r| on_step("scratch", r));
+    let (scratch, scratch_losses) =
+        train_scratch(cfg, train, |r| on_step("scratch", r));
     let scratch_seconds = start.elapsed().as_secs_f32();
     let start = std::time::Instant::now();
-    let (candle, candle_losses) = train_candle(cfg, train, device, |r| on_step("candle", r))?;
+    let (candle, candle_losses) =
+        train_candle(cfg, train, device, |r| on_step("candle", r))?;
     let candle_seconds = start.elapsed().as_secs_f32();
     Ok(ExperimentReport {
         scratch_accuracy: accuracy(&predict_scratch(&scratch, &test), &test),

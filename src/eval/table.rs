@@ -19,7 +19,10 @@ impl Table {
     }
 
     /// Adds a row; it must have one cell per column.
-    pub fn push<S: ToString>(&mut self, cells: impl IntoIterator<Item = S>) -> &mut Self {
+    pub fn push<S: ToString>(
+        &mut self,
+        cells: impl IntoIterator<Item = S>,
+    ) -> &mut Self {
         let row: Vec<String> = cells.into_iter().map(|s| s.to_string()).collect();
         assert_eq!(
             row.len(),
@@ -34,7 +37,11 @@ impl Table {
     }
 
     /// Inserts a row before row `index` (0: the first under the header).
-    pub fn insert<S: ToString>(&mut self, index: usize, cells: impl IntoIterator<Item = S>) {
+    pub fn insert<S: ToString>(
+        &mut self,
+        index: usize,
+        cells: impl IntoIterator<Item = S>,
+    ) {
         self.push(cells);
         let row = self.rows.pop().expect("just pushed");
         self.rows.insert(index, row);
@@ -89,7 +96,9 @@ pub fn rate(ok: usize, all: usize) -> String {
 }
 
 /// "80% (16/20)" of the verdicts that are `Ok`.
-pub fn success_rate<'a>(verdicts: impl IntoIterator<Item = &'a Result<(), String>>) -> String {
+pub fn success_rate<'a>(
+    verdicts: impl IntoIterator<Item = &'a Result<(), String>>,
+) -> String {
     let (mut ok, mut all) = (0, 0);
     for verdict in verdicts {
         all += 1;

@@ -87,8 +87,10 @@ pub fn resize(pictures: &Tensor, size: usize) -> anyhow::Result<Tensor> {
         return Ok(pictures.clone());
     }
     let device = pictures.device();
-    let rows = Tensor::from_vec(resample_matrix(h, 0, h, size, false), (size, h), device)?;
-    let columns = Tensor::from_vec(resample_matrix(w, 0, w, size, false), (size, w), device)?;
+    let rows =
+        Tensor::from_vec(resample_matrix(h, 0, h, size, false), (size, h), device)?;
+    let columns =
+        Tensor::from_vec(resample_matrix(w, 0, w, size, false), (size, w), device)?;
     let (rows, columns) = (
         rows.to_dtype(pictures.dtype())?,
         columns.to_dtype(pictures.dtype())?,
@@ -112,8 +114,8 @@ impl Cutouts {
         let (mut rows, mut columns) = (Vec::new(), Vec::new());
         for _ in 0..n {
             let r: f64 = rng.random();
-            let side =
-                (r.powf(self.cut_pow) * (largest - smallest) as f64 + smallest as f64) as usize;
+            let side = (r.powf(self.cut_pow) * (largest - smallest) as f64
+                + smallest as f64) as usize;
             let y = rng.random_range(0..=h - side);
             let x = rng.random_range(0..=w - side);
             let flip = self.flip && rng.random_bool(0.5);
@@ -121,8 +123,10 @@ impl Cutouts {
             columns.extend(resample_matrix(w, x, side, c, flip));
         }
         let device = image.device();
-        let rows = Tensor::from_vec(rows, (n, 1, c, h), device)?.to_dtype(image.dtype())?;
-        let columns = Tensor::from_vec(columns, (n, 1, c, w), device)?.to_dtype(image.dtype())?;
+        let rows =
+            Tensor::from_vec(rows, (n, 1, c, h), device)?.to_dtype(image.dtype())?;
+        let columns = Tensor::from_vec(columns, (n, 1, c, w), device)?
+            .to_dtype(image.dtype())?;
         // R_y · image · R_xᵀ for every cutout at once.
         let image = image.broadcast_as((n, 3, h, w))?;
         let cuts = rows
@@ -139,13 +143,21 @@ impl Cutouts {
     }
 
     /// Per-cutout rotation, colour jitter (a brightness shift per channel) and noise.
-    fn augment(&self, cuts: Tensor, rng: &mut impl Rng, device: &Device) -> anyhow::Result<Tensor> {
+    fn augment(
+        &self,
+        cuts: Tensor,
+        rng: &mut impl Rng,
+        device: &Device,
+    ) -> anyhow::Result<Tensor> {
         let (n, _, c, _) = cuts.dims4()?;
         let dtype = cuts.dtype();
         let mut cuts = cuts;
         if self.rotate > 0.0 {
             let angles: Vec<f64> = (0..n)
-                .map(|_| f64::from(rng.random_range(-self.rotate..=self.rotate)).to_radians())
+                .map(|_| {
+                    f64::from(rng.random_range(-self.rotate..=self.rotate))
+                        .to_radians()
+                })
                 .collect();
             cuts = rotate(&cuts, &angles)?;
         }
@@ -153,13 +165,17 @@ impl Cutouts {
             let shifts: Vec<f32> = (0..n * 3)
                 .map(|_| rng.random_range(-self.jitter..=self.jitter))
                 .collect();
-            let shifts = Tensor::from_vec(shifts, (n, 3, 1, 1), device)?.to_dtype(dtype)?;
+            let shifts =
+                Tensor::from_vec(shifts, (n, 3, 1, 1), device)?.to_dtype(dtype)?;
             cuts = cuts.broadcast_add(&shifts)?;
         }
         if self.noise > 0.0 {
             let normal = Normal::new(0.0, self.noise)?;
-            let noise: Vec<f32> = (0..n * 3 * c * c).map(|_| normal.sample(rng)).collect();
-            cuts = (cuts + Tensor::from_vec(noise, (n, 3, c, c), device)?.to_dtype(dtype)?)?;
+            let noise: Vec<f32> =
+                (0..n * 3 * c * c).map(|_| normal.sample(rng)).collect();
+            cuts = (cuts
+                + Tensor::from_vec(noise, (n, 3, c, c), device)?
+                    .to_dtype(dtype)?)?;
         }
         Ok(cuts)
     }
@@ -185,7 +201,8 @@ pub fn rotate(pictures: &Tensor, angles: &[f64]) -> anyhow::Result<Tensor> {
     for (k, &angle) in angles.iter().enumerate() {
         let (sin, cos) = angle.sin_cos();
         // Four neighbours per output pixel: indices and bilinear weights.
-        let (mut indices, mut weights) = (vec![0u32; 4 * s * s], vec![0f32; 4 * s * s]);
+        let (mut indices, mut weights) =
+            (vec![0u32; 4 * s * s], vec![0f32; 4 * s * s]);
         for y in 0..s {
             for x in 0..s {
                 let (dx, dy) = (x as f64 - centre, y as f64 - centre);
@@ -210,12 +227,13 @@ pub fn rotate(pictures: &Tensor, angles: &[f64]) -> anyhow::Result<Tensor> {
         }
         let device = pictures.device();
         let indices = Tensor::from_vec(indices, 4 * s * s, device)?;
-        let weights =
-            Tensor::from_vec(weights, (1, 4, s * s), device)?.to_dtype(pictures.dtype())?;
+        let weights = Tensor::from_vec(weights, (1, 4, s * s), device)?
+            .to_dtype(pictures.dtype())?;
         let picture = pictures.get(k)?.reshape((channels, s * s))?;
-        let corners = picture
-            .index_select(&indices, 1)?
-            .reshape((channels, 4, s * s))?;
+        let corners =
+            picture
+                .index_select(&indices, 1)?
+                .reshape((channels, 4, s * s))?;
         rotated.push(
             corners
                 .broadcast_mul(&weights)?
@@ -235,7 +253,8 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     #[test]
-    fn a_whole_picture_cutout_of_the_same_size_is_the_picture() -> anyhow::Result<()> {
+    fn a_whole_picture_cutout_of_the_same_size_is_the_picture() -> anyhow::Result<()>
+    {
         let image = Tensor::rand(0f32, 1.0, (1, 3, 16, 16), &Device::Cpu)?;
         let cutouts = Cutouts::plain(3, 16);
         let cuts = cutouts.cut(&image, &mut ChaCha8Rng::seed_from_u64(0))?;
@@ -295,8 +314,16 @@ mod tests {
             })
             .collect();
         let image = Tensor::from_vec(blocks, (1, 3, 8, 8), &Device::Cpu)?;
-        let rows = Tensor::from_vec(resample_matrix(8, 2, 4, 2, false), (2, 8), &Device::Cpu)?;
-        let cols = Tensor::from_vec(resample_matrix(8, 4, 4, 2, false), (2, 8), &Device::Cpu)?;
+        let rows = Tensor::from_vec(
+            resample_matrix(8, 2, 4, 2, false),
+            (2, 8),
+            &Device::Cpu,
+        )?;
+        let cols = Tensor::from_vec(
+            resample_matrix(8, 4, 4, 2, false),
+            (2, 8),
+            &Device::Cpu,
+        )?;
         let cut = rows
             .broadcast_matmul(&image.get(0)?)?
             .broadcast_matmul(&cols.t()?)?;
@@ -324,7 +351,8 @@ mod tests {
             for y in 0..7 {
                 for x in 0..7 {
                     let want = input[plane * 49 + (6 - x) * 7 + y];
-                    difference = difference.max((turned[plane * 49 + y * 7 + x] - want).abs());
+                    difference = difference
+                        .max((turned[plane * 49 + y * 7 + x] - want).abs());
                 }
             }
         }
@@ -340,7 +368,8 @@ mod tests {
     }
 
     #[test]
-    fn gradients_reach_the_picture_and_the_same_seed_cuts_the_same() -> anyhow::Result<()> {
+    fn gradients_reach_the_picture_and_the_same_seed_cuts_the_same()
+    -> anyhow::Result<()> {
         let image = Var::rand(0f64, 1.0, (1, 3, 20, 24), &Device::Cpu)?;
         let cutouts = Cutouts {
             flip: true,
@@ -371,8 +400,9 @@ mod tests {
                 let cuts = cutouts.cut(&p, &mut ChaCha8Rng::seed_from_u64(7))?;
                 Ok(objective(cuts)?.to_scalar::<f64>()?)
             };
-            let numeric =
-                (at((image.as_tensor() + &bump)?)? - at((image.as_tensor() - &bump)?)?) / 2e-6;
+            let numeric = (at((image.as_tensor() + &bump)?)?
+                - at((image.as_tensor() - &bump)?)?)
+                / 2e-6;
             assert!(
                 (numeric - grad[k]).abs() < 1e-6,
                 "{k}: {numeric} vs {}",

@@ -32,9 +32,15 @@ pub enum EditMethod {
 impl EditMethod {
     pub fn name(&self) -> String {
         let (how, keep, weight) = match self {
-            EditMethod::Bank(k, w) => ("bank scenes ranked by the objective, then VQ steps", k, w),
-            EditMethod::FromPicture(k, w) => ("VQ steps from the picture's own codes", k, w),
-            EditMethod::RawPixels(k, w) => ("raw-pixel steps from the picture", k, w),
+            EditMethod::Bank(k, w) => {
+                ("bank scenes ranked by the objective, then VQ steps", k, w)
+            }
+            EditMethod::FromPicture(k, w) => {
+                ("VQ steps from the picture's own codes", k, w)
+            }
+            EditMethod::RawPixels(k, w) => {
+                ("raw-pixel steps from the picture", k, w)
+            }
         };
         let keep = match keep {
             Keep::Pixels => "pixels",
@@ -72,9 +78,11 @@ pub fn edit(
         }
         EditMethod::RawPixels(..) => {
             let generator = RawPixels::from_picture(init)?;
-            guide.run(&generator, &settings.guide_config(settings.seed), |_, _| {
-                std::ops::ControlFlow::Continue(())
-            })?;
+            guide.run(
+                &generator,
+                &settings.guide_config(settings.seed),
+                |_, _| std::ops::ControlFlow::Continue(()),
+            )?;
             generator.render()?.detach()
         }
     })
@@ -95,12 +103,14 @@ mod tests {
         let clip = MiniClip::shipped(&device)?;
         let bank = Bank::draw(16, 64, 7, &device)?;
         let target = bank.pictures.narrow(0, 3, 1)?;
-        let guide = Guide::new(&clip, &[])?.with_image_prompt("scene 3", &target, 1.0)?;
+        let guide =
+            Guide::new(&clip, &[])?.with_image_prompt("scene 3", &target, 1.0)?;
         let scores = guide.scores(&bank.pictures)?;
         assert!(scores[3].abs() < 1e-3, "{scores:?}");
         let best = (0..16).min_by(|&a, &b| scores[a].total_cmp(&scores[b]));
         assert_eq!(best, Some(3));
-        let bad = Guide::new(&clip, &[])?.with_image_prompt("grey", &bank.pictures, 1.0);
+        let bad =
+            Guide::new(&clip, &[])?.with_image_prompt("grey", &bank.pictures, 1.0);
         assert!(bad.err().unwrap().to_string().contains("[1, 3, h, w]"));
         Ok(())
     }

@@ -47,10 +47,16 @@ pub enum Keep {
 
 impl Keep {
     /// The distance between pictures `[n, 3, h, w]` and `init` `[1, 3, h, w]`, one per picture.
-    pub fn distances(self, pictures: &Tensor, init: &Tensor) -> anyhow::Result<Tensor> {
+    pub fn distances(
+        self,
+        pictures: &Tensor,
+        init: &Tensor,
+    ) -> anyhow::Result<Tensor> {
         let init = init.broadcast_as(pictures.shape())?;
         Ok(match self {
-            Keep::Pixels => crate::models::autoencoder::per_picture_mse(pictures, &init)?,
+            Keep::Pixels => {
+                crate::models::autoencoder::per_picture_mse(pictures, &init)?
+            }
             Keep::Layout => crate::models::autoencoder::per_picture_mse(
                 &pictures.max_keepdim(1)?,
                 &init.max_keepdim(1)?,
@@ -106,7 +112,8 @@ impl<'a> Guide<'a> {
             "image prompt {label}: expected one RGB picture [1, 3, h, w], got {:?}",
             picture.dims()
         );
-        let view = super::cutouts::resize(&picture.detach(), self.clip.image_size())?;
+        let view =
+            super::cutouts::resize(&picture.detach(), self.clip.image_size())?;
         let embedding = self.clip.image_embeddings(&view)?.get(0)?;
         let prompt = Prompt {
             text: label.to_string(),
@@ -164,7 +171,8 @@ impl<'a> Guide<'a> {
         cfg: &GuideConfig,
         mut on_step: impl FnMut(usize, f32) -> ControlFlow<()>,
     ) -> anyhow::Result<Vec<f32>> {
-        let mut adam = crate::nn::train::adam(generator.variables(), cfg.learning_rate)?;
+        let mut adam =
+            crate::nn::train::adam(generator.variables(), cfg.learning_rate)?;
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut losses = Vec::with_capacity(cfg.steps);
         for step in 0..cfg.steps {
@@ -172,7 +180,8 @@ impl<'a> Guide<'a> {
             // Clamps inside the loss would hide NaN pixels: look at the picture too.
             let pixels = picture.sum_all()?.to_dtype(candle_core::DType::F32)?;
             let loss = self.loss(&picture, cfg.cutouts.as_ref(), &mut rng)?;
-            let value = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
+            let value =
+                loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
             anyhow::ensure!(
                 pixels.to_scalar::<f32>()?.is_finite(),
                 "guidance diverged at step {step}: the picture has NaN or infinite pixels \
@@ -200,7 +209,8 @@ impl<'a> Guide<'a> {
         const CHUNK: usize = 512;
         let mut scores = Vec::with_capacity(pictures.dim(0)?);
         for start in (0..pictures.dim(0)?).step_by(CHUNK) {
-            let chunk = pictures.narrow(0, start, CHUNK.min(pictures.dim(0)? - start))?;
+            let chunk =
+                pictures.narrow(0, start, CHUNK.min(pictures.dim(0)? - start))?;
             scores.extend(self.chunk_scores(&chunk.detach())?);
         }
         Ok(scores)
@@ -209,9 +219,11 @@ impl<'a> Guide<'a> {
     fn chunk_scores(&self, pictures: &Tensor) -> anyhow::Result<Vec<f32>> {
         let views = super::cutouts::resize(pictures, self.clip.image_size())?;
         let images = self.clip.image_embeddings(&views)?;
-        let mut total = Tensor::zeros(images.dim(0)?, images.dtype(), images.device())?;
+        let mut total =
+            Tensor::zeros(images.dim(0)?, images.dtype(), images.device())?;
         for (prompt, text) in &self.prompts {
-            let distance = spherical_distance(&images, &text.reshape((1, ()))?)?.squeeze(1)?;
+            let distance =
+                spherical_distance(&images, &text.reshape((1, ()))?)?.squeeze(1)?;
             total = (total + (distance * f64::from(prompt.weight))?)?;
         }
         if let Some((init, keep, weight)) = &self.anchor {
@@ -243,8 +255,15 @@ mod tests {
             seed: 3,
         };
         let run = || -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
-            let generator = PixelDraw::new(8, 4, None, &mut ChaCha8Rng::seed_from_u64(1), &device)?;
-            let losses = guide.run(&generator, &cfg, |_, _| ControlFlow::Continue(()))?;
+            let generator = PixelDraw::new(
+                8,
+                4,
+                None,
+                &mut ChaCha8Rng::seed_from_u64(1),
+                &device,
+            )?;
+            let losses =
+                guide.run(&generator, &cfg, |_, _| ControlFlow::Continue(()))?;
             let picture = generator.render()?.flatten_all()?.to_vec1()?;
             Ok((losses, picture))
         };
@@ -275,7 +294,10 @@ mod tests {
             }
             let generator = RawPixels::from_picture(&init)?;
             guide.run(&generator, &cfg, |_, _| ControlFlow::Continue(()))?;
-            Ok(crate::models::autoencoder::mse(&generator.render()?, &init)?.to_scalar::<f32>()?)
+            Ok(
+                crate::models::autoencoder::mse(&generator.render()?, &init)?
+                    .to_scalar::<f32>()?,
+            )
         };
         let (free, anchored) = (drift(0.0)?, drift(100.0)?);
         assert!(
@@ -290,8 +312,13 @@ mod tests {
         let device = Device::Cpu;
         let clip = MiniClip::shipped(&device)?;
         let guide = Guide::new(&clip, &Prompt::parse_all("a red circle")?)?;
-        let generator = RawPixels::new(32, &mut ChaCha8Rng::seed_from_u64(1), &device)?;
-        generator.variables()[0].set(&Tensor::full(f32::NAN, (1, 3, 32, 32), &device)?)?;
+        let generator =
+            RawPixels::new(32, &mut ChaCha8Rng::seed_from_u64(1), &device)?;
+        generator.variables()[0].set(&Tensor::full(
+            f32::NAN,
+            (1, 3, 32, 32),
+            &device,
+        )?)?;
         let cfg = GuideConfig {
             steps: 3,
             learning_rate: 0.1,

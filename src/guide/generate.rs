@@ -87,7 +87,12 @@ impl Bank {
     /// generator's size: drawn at 64 and resized for mini-CLIP, the scenes
     /// ranked better than drawn at its 32 directly (single-object test
     /// prompts, with the RGB-only mini-CLIP: 50 of 50 right against 46 of 50).
-    pub fn new(kind: BankKind, size: usize, seed: u64, device: &Device) -> anyhow::Result<Bank> {
+    pub fn new(
+        kind: BankKind,
+        size: usize,
+        seed: u64,
+        device: &Device,
+    ) -> anyhow::Result<Bank> {
         let images = match kind {
             BankKind::EveryKind => {
                 let scenes = Scene::every_kind(&mut ChaCha8Rng::seed_from_u64(seed));
@@ -104,7 +109,12 @@ impl Bank {
     }
 
     /// `count` random scenes of the training split: [`BankKind::Random`].
-    pub fn draw(count: usize, size: usize, seed: u64, device: &Device) -> anyhow::Result<Bank> {
+    pub fn draw(
+        count: usize,
+        size: usize,
+        seed: u64,
+        device: &Device,
+    ) -> anyhow::Result<Bank> {
         Bank::new(BankKind::Random(count), size, seed, device)
     }
 }
@@ -311,7 +321,8 @@ mod tests {
     use crate::world::requests::Request;
 
     #[test]
-    fn generates_what_the_judge_asks_for_the_same_every_time() -> anyhow::Result<()> {
+    fn generates_what_the_judge_asks_for_the_same_every_time() -> anyhow::Result<()>
+    {
         let device = Device::Cpu;
         let clip = MiniClip::shipped(&device)?;
         let vq = VqModel::shipped(&device)?;
@@ -329,7 +340,8 @@ mod tests {
             })
         };
         let outcome = run()?;
-        let picture = crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
+        let picture =
+            crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
         let request = Request::parse(text).expect("a scene prompt");
         assert_eq!(request.verdict(&judge_scene(&picture)), Ok(()));
         assert_eq!(outcome.restart_scores.len(), 2);
@@ -346,7 +358,8 @@ mod tests {
     }
 
     #[test]
-    fn a_pair_no_model_was_trained_on_is_found_in_the_every_kind_bank() -> anyhow::Result<()> {
+    fn a_pair_no_model_was_trained_on_is_found_in_the_every_kind_bank()
+    -> anyhow::Result<()> {
         let device = Device::Cpu;
         let clip = crate::clip::mini::shipped_ensemble(&device)?;
         let vq = VqModel::shipped(&device)?;
@@ -357,7 +370,8 @@ mod tests {
         let outcome = generate(&guide, &vq, Start::Bank(&bank), &settings, |_| {
             ControlFlow::Continue(())
         })?;
-        let picture = crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
+        let picture =
+            crate::basics::pixels::tensor_to_image(&outcome.picture.get(0)?)?;
         let request = Request::parse(text).expect("a scene prompt");
         assert_eq!(request.verdict(&judge_scene(&picture)), Ok(()));
         Ok(())

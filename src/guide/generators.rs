@@ -28,10 +28,18 @@ pub struct RawPixels {
 
 impl RawPixels {
     /// Grey with a little noise.
-    pub fn new(size: usize, rng: &mut impl Rng, device: &Device) -> candle_core::Result<Self> {
+    pub fn new(
+        size: usize,
+        rng: &mut impl Rng,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
         let values = noise(3 * size * size, 0.1, rng);
         Ok(RawPixels {
-            logits: Var::from_tensor(&Tensor::from_vec(values, (1, 3, size, size), device)?)?,
+            logits: Var::from_tensor(&Tensor::from_vec(
+                values,
+                (1, 3, size, size),
+                device,
+            )?)?,
         })
     }
 
@@ -107,7 +115,9 @@ impl Generator for PixelDraw {
             None => candle_nn::ops::sigmoid(self.cells.as_tensor())?,
             Some(palette) => {
                 // [1, k, g, g] weights → [1, 3, g, g] colours.
-                let weights = crate::clip::loss::log_softmax(self.cells.as_tensor(), 1)?.exp()?;
+                let weights =
+                    crate::clip::loss::log_softmax(self.cells.as_tensor(), 1)?
+                        .exp()?;
                 let flat = weights.squeeze(0)?.flatten_from(1)?; // [k, g·g]
                 palette.t()?.matmul(&flat)?.reshape((1, 3, g, g))?
             }
@@ -160,7 +170,11 @@ impl Fourier {
                 device,
             )?)?,
             basis: Tensor::from_vec(basis, (size, frequencies), device)?,
-            decay: Tensor::from_vec(decay, (1, 1, frequencies, frequencies), device)?,
+            decay: Tensor::from_vec(
+                decay,
+                (1, 1, frequencies, frequencies),
+                device,
+            )?,
         })
     }
 }
@@ -211,7 +225,8 @@ mod tests {
     }
 
     #[test]
-    fn pixel_draw_paints_blocks_and_a_palette_limits_the_colours() -> anyhow::Result<()> {
+    fn pixel_draw_paints_blocks_and_a_palette_limits_the_colours()
+    -> anyhow::Result<()> {
         let device = Device::Cpu;
         let free = PixelDraw::new(4, 3, None, &mut rng(), &device)?;
         let picture = snapshot(&free)?;

@@ -51,9 +51,13 @@ pub fn spherical_distance(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// One prompt's loss over a batch of image embeddings (cutouts):
 /// |w| · mean(sign(w) · L). Where sign(w) · L is below the prompt's `stop`,
 /// the value still counts but no gradient flows (the peers' `replace_grad`).
-pub fn prompt_loss(images: &Tensor, text: &Tensor, prompt: &Prompt) -> Result<Tensor> {
-    let signed =
-        (spherical_distance(images, &text.reshape((1, ()))?)? * f64::from(prompt.weight.signum()))?;
+pub fn prompt_loss(
+    images: &Tensor,
+    text: &Tensor,
+    prompt: &Prompt,
+) -> Result<Tensor> {
+    let signed = (spherical_distance(images, &text.reshape((1, ()))?)?
+        * f64::from(prompt.weight.signum()))?;
     let pulling = signed
         .ge(f64::from(prompt.stop))?
         .to_dtype(signed.dtype())?;
@@ -70,7 +74,8 @@ mod tests {
     #[test]
     fn arcsin_matches_the_standard_library() -> Result<()> {
         let xs: Vec<f64> = (0..=1000).map(|i| f64::from(i) / 1000.0).collect();
-        let ours: Vec<f64> = arcsin_unit(&Tensor::new(xs.as_slice(), &Device::Cpu)?)?.to_vec1()?;
+        let ours: Vec<f64> =
+            arcsin_unit(&Tensor::new(xs.as_slice(), &Device::Cpu)?)?.to_vec1()?;
         for (x, y) in xs.iter().zip(ours) {
             assert!(
                 (x.asin() - y).abs() < 5e-8,
@@ -94,8 +99,9 @@ mod tests {
         for i in 0..2 {
             for j in 0..3 {
                 let dot: f64 = (0..3).map(|k| a[i][k] * b[j][k]).sum();
-                let norms: f64 = (0..3).map(|k| a[i][k] * a[i][k]).sum::<f64>().sqrt()
-                    * (0..3).map(|k| b[j][k] * b[j][k]).sum::<f64>().sqrt();
+                let norms: f64 =
+                    (0..3).map(|k| a[i][k] * a[i][k]).sum::<f64>().sqrt()
+                        * (0..3).map(|k| b[j][k] * b[j][k]).sum::<f64>().sqrt();
                 let angle = (dot / norms).clamp(-1.0, 1.0).acos();
                 assert!((ours[i][j] - angle * angle / 2.0).abs() < 1e-6, "{i},{j}");
             }
@@ -104,7 +110,8 @@ mod tests {
     }
 
     #[test]
-    fn the_prompt_gradient_matches_finite_differences_and_stops() -> anyhow::Result<()> {
+    fn the_prompt_gradient_matches_finite_differences_and_stops()
+    -> anyhow::Result<()> {
         let device = Device::Cpu;
         let images = Var::rand(-1f64, 1.0, (4, 5), &device)?;
         let text = Tensor::rand(-1f64, 1.0, 5, &device)?;

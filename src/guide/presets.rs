@@ -131,7 +131,8 @@ impl FromStr for GeneratorKind {
             .into_iter()
             .find(|kind| kind.flag() == text)
             .ok_or_else(|| {
-                let names: Vec<&str> = GeneratorKind::ALL.iter().map(|k| k.flag()).collect();
+                let names: Vec<&str> =
+                    GeneratorKind::ALL.iter().map(|k| k.flag()).collect();
                 format!(
                     "unknown generator {text:?}: choose one of {}",
                     names.join(", ")

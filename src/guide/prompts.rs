@@ -104,7 +104,9 @@ mod tests {
 
     #[test]
     fn weights_and_stops_are_read_from_the_right() {
-        let prompts = Prompt::parse_all("a red circle | a blue square:-0.5 |sky:2:0.3").unwrap();
+        let prompts =
+            Prompt::parse_all("a red circle | a blue square:-0.5 |sky:2:0.3")
+                .unwrap();
         assert_eq!(prompts[0].text, "a red circle");
         assert_eq!(
             (prompts[0].weight, prompts[0].stop),

@@ -107,7 +107,11 @@ pub struct SameConv {
 }
 
 impl SameConv {
-    pub fn new(vb: VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result<Self> {
+    pub fn new(
+        vb: VarBuilder,
+        inputs: usize,
+        outputs: usize,
+    ) -> candle_core::Result<Self> {
         let bound = 1.0 / ((inputs * 9) as f64).sqrt();
         let init = candle_nn::Init::Uniform {
             lo: -bound,
@@ -250,7 +254,10 @@ const OBJECT_WEIGHT: f64 = 20.0;
 /// Squared error with object pixels (brightest channel above 0.35; the
 /// background is darker than 40/255) weighted [`OBJECT_WEIGHT`] times, normalised
 /// by the mean weight.
-pub fn weighted_mse(pictures: &Tensor, reconstructions: &Tensor) -> candle_core::Result<Tensor> {
+pub fn weighted_mse(
+    pictures: &Tensor,
+    reconstructions: &Tensor,
+) -> candle_core::Result<Tensor> {
     let objects = pictures
         .max_keepdim(1)?
         .gt(0.35)?
@@ -317,7 +324,12 @@ fn training_scenes(
     device: &Device,
 ) -> candle_core::Result<Tensor> {
     let seed = step_seed(train.seed, step);
-    let batch = SceneBatch::draw(train.batch_size, cfg.image_size as u32, Split::Train, seed);
+    let batch = SceneBatch::draw(
+        train.batch_size,
+        cfg.image_size as u32,
+        Split::Train,
+        seed,
+    );
     images_to_batch(&batch.images, device)
 }
 
@@ -329,7 +341,8 @@ pub fn train(
     mut on_step: impl FnMut(usize, StepReport),
 ) -> anyhow::Result<(VqModel, VarMap, Vec<StepReport>)> {
     let varmap = VarMap::new();
-    let model = VqModel::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
+    let model =
+        VqModel::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
     seed_weights(&varmap, train.seed)?;
     let codebook = varmap.data().lock().expect("varmap lock")["codebook"].clone();
     let mut used = vec![false; cfg.codebook_size];
@@ -408,7 +421,11 @@ impl VqModel {
     }
 
     /// Loads a model saved by `clip-art train-vq`.
-    pub fn load(path: &Path, cfg: &Config, device: &Device) -> anyhow::Result<VqModel> {
+    pub fn load(
+        path: &Path,
+        cfg: &Config,
+        device: &Device,
+    ) -> anyhow::Result<VqModel> {
         let vb = weights_from_file(path, device)?;
         VqModel::new(vb, cfg).with_context(|| format!("{}", path.display()))
     }
@@ -424,7 +441,10 @@ pub struct VqGenerator<'a> {
 
 impl<'a> VqGenerator<'a> {
     /// Starts from a grid `[1, d, h, w]` (for example a picture's encoding).
-    pub fn from_grid(model: &'a VqModel, grid: &Tensor) -> candle_core::Result<Self> {
+    pub fn from_grid(
+        model: &'a VqModel,
+        grid: &Tensor,
+    ) -> candle_core::Result<Self> {
         Ok(VqGenerator {
             model,
             grid: Var::from_tensor(&grid.detach())?,
@@ -432,7 +452,10 @@ impl<'a> VqGenerator<'a> {
     }
 
     /// Starts from the encoding of a picture `[1, 3, s, s]` (inversion, editing).
-    pub fn from_picture(model: &'a VqModel, picture: &Tensor) -> candle_core::Result<Self> {
+    pub fn from_picture(
+        model: &'a VqModel,
+        picture: &Tensor,
+    ) -> candle_core::Result<Self> {
         Self::from_grid(model, &model.encode(picture)?)
     }
 }
@@ -453,7 +476,10 @@ impl Generator for VqGenerator<'_> {
 // ANCHOR_END: vq_generator
 
 /// Mean squared error of each reconstruction, `[n]`.
-pub fn reconstruction_errors(model: &VqModel, pictures: &Tensor) -> candle_core::Result<Tensor> {
+pub fn reconstruction_errors(
+    model: &VqModel,
+    pictures: &Tensor,
+) -> candle_core::Result<Tensor> {
     (pictures - model.reconstruct(pictures)?)?
         .sqr()?
         .flatten_from(1)?
@@ -519,14 +545,16 @@ mod tests {
         let codebook = Codebook {
             entries: entries.clone(),
         };
-        let grid = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 2, 2), &device)?)?;
+        let grid =
+            Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 2, 2), &device)?)?;
         let chosen = codebook.nearest(grid.as_tensor())?.to_vec1::<u32>()?;
         // Brute force in plain Rust: the oracle.
         let rows = entries.to_vec2::<f32>()?;
         let cells = cells(grid.as_tensor())?.to_vec2::<f32>()?;
         for (cell, &k) in cells.iter().zip(&chosen) {
-            let distance =
-                |e: &Vec<f32>| -> f32 { e.iter().zip(cell).map(|(a, b)| (a - b).powi(2)).sum() };
+            let distance = |e: &Vec<f32>| -> f32 {
+                e.iter().zip(cell).map(|(a, b)| (a - b).powi(2)).sum()
+            };
             let best = rows
                 .iter()
                 .map(distance)
@@ -592,7 +620,8 @@ mod tests {
     #[test]
     fn dead_codes_are_moved_onto_encoder_vectors() -> anyhow::Result<()> {
         let device = Device::Cpu;
-        let codebook = Var::from_tensor(&Tensor::zeros((4, 3), DType::F32, &device)?)?;
+        let codebook =
+            Var::from_tensor(&Tensor::zeros((4, 3), DType::F32, &device)?)?;
         let grid = Tensor::randn(0f32, 1.0, (1, 3, 2, 3), &device)?;
         revive(&codebook, &grid, &[true, false, false, true])?;
         let rows = codebook.as_tensor().to_vec2::<f32>()?;
@@ -634,7 +663,8 @@ mod tests {
     fn the_generator_is_differentiable_in_its_grid() -> anyhow::Result<()> {
         let cfg = tiny();
         let (model, _) = random_model(&cfg, 2)?;
-        let generator = VqGenerator::from_grid(&model, &model.codes_to_grid(&[1; 16])?)?;
+        let generator =
+            VqGenerator::from_grid(&model, &model.codes_to_grid(&[1; 16])?)?;
         let picture = generator.render()?;
         assert_eq!(picture.dims(), &[1, 3, 16, 16]);
         let grads = picture.narrow(1, 0, 1)?.sum_all()?.backward()?;

@@ -89,7 +89,11 @@ impl Module for PatchConv {
 
 /// The stride-k convolution without bias: every k×k patch of `x` `[n, c, h, w]`
 /// times the kernel `[out, c, k, k]`, as one matrix product → `[n, h/k, w/k, out]`.
-pub(crate) fn patch_product(x: &Tensor, kernel: &Tensor, k: usize) -> candle_core::Result<Tensor> {
+pub(crate) fn patch_product(
+    x: &Tensor,
+    kernel: &Tensor,
+    k: usize,
+) -> candle_core::Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     let out = kernel.dim(0)?;
     let patches = patch_rows(x, k)?;
@@ -163,7 +167,11 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn new(vb: VarBuilder, cfg: &Config, outputs: usize) -> candle_core::Result<Self> {
+    pub fn new(
+        vb: VarBuilder,
+        cfg: &Config,
+        outputs: usize,
+    ) -> candle_core::Result<Self> {
         Self::with_inputs(vb, cfg, 3, outputs)
     }
 
@@ -211,7 +219,11 @@ impl Decoder {
     pub fn new(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
         let [c0, c1, c2] = cfg.channels;
         let first_size = cfg.image_size / 8;
-        let head = candle_nn::linear(cfg.latent, c2 * first_size * first_size, vb.pp("head"))?;
+        let head = candle_nn::linear(
+            cfg.latent,
+            c2 * first_size * first_size,
+            vb.pp("head"),
+        )?;
         let steps = [
             (c2, c1, PATCHES[2]),
             (c1, c0, PATCHES[1]),
@@ -219,7 +231,12 @@ impl Decoder {
         ];
         let mut deconvs = Vec::new();
         for (i, (from, to, k)) in steps.into_iter().enumerate() {
-            deconvs.push(PatchDeconv::new(vb.pp(format!("deconv{i}")), from, to, k)?);
+            deconvs.push(PatchDeconv::new(
+                vb.pp(format!("deconv{i}")),
+                from,
+                to,
+                k,
+            )?);
         }
         Ok(Decoder {
             head,
@@ -278,7 +295,10 @@ impl Module for Autoencoder {
 }
 
 /// The lecture's reconstruction loss: the mean of the squared differences.
-pub fn mse(pictures: &Tensor, reconstructions: &Tensor) -> candle_core::Result<Tensor> {
+pub fn mse(
+    pictures: &Tensor,
+    reconstructions: &Tensor,
+) -> candle_core::Result<Tensor> {
     (pictures - reconstructions)?.sqr()?.mean_all()
 }
 // ANCHOR_END: autoencoder
@@ -301,9 +321,14 @@ impl Autoencoder {
     }
 
     /// Loads an autoencoder saved by `clip-art train-faces`.
-    pub fn load(path: &Path, cfg: &Config, device: &Device) -> anyhow::Result<Autoencoder> {
+    pub fn load(
+        path: &Path,
+        cfg: &Config,
+        device: &Device,
+    ) -> anyhow::Result<Autoencoder> {
         let vb = weights_from_file(path, device)?;
-        Autoencoder::new(vb, cfg).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        Autoencoder::new(vb, cfg)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 }
 
@@ -352,7 +377,8 @@ pub fn train_autoencoder(
     on_step: impl FnMut(usize, f32),
 ) -> anyhow::Result<(Autoencoder, VarMap, Vec<f32>)> {
     let varmap = VarMap::new();
-    let model = Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
+    let model =
+        Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
     seed_weights(&varmap, train.seed)?;
     let losses = fit_faces(
         cfg,
@@ -388,7 +414,10 @@ pub(crate) fn fit_faces(
 }
 
 /// Mean squared error of each picture separately: `[n]`.
-pub fn per_picture_mse(pictures: &Tensor, reconstructions: &Tensor) -> candle_core::Result<Tensor> {
+pub fn per_picture_mse(
+    pictures: &Tensor,
+    reconstructions: &Tensor,
+) -> candle_core::Result<Tensor> {
     (pictures - reconstructions)?
         .sqr()?
         .flatten_from(1)?
@@ -411,7 +440,9 @@ mod tests {
     fn a_batch_is_the_pictures_stacked_and_one_size_only() -> anyhow::Result<()> {
         let pictures: Vec<image::RgbImage> = (0..3u8)
             .map(|k| {
-                image::RgbImage::from_fn(5, 4, |x, y| image::Rgb([k, x as u8 * 40, y as u8 * 60]))
+                image::RgbImage::from_fn(5, 4, |x, y| {
+                    image::Rgb([k, x as u8 * 40, y as u8 * 60])
+                })
             })
             .collect();
         let device = Device::Cpu;
@@ -470,7 +501,10 @@ mod tests {
         let device = Device::Cpu;
         let cfg = tiny();
         let varmap = VarMap::new();
-        let model = Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F32, &device), &cfg)?;
+        let model = Autoencoder::new(
+            VarBuilder::from_varmap(&varmap, DType::F32, &device),
+            &cfg,
+        )?;
         let pictures = Tensor::rand(0f32, 1.0, (5, 3, 16, 16), &device)?;
         assert_eq!(model.encode(&pictures)?.dims(), &[5, 3]);
         let out = model.forward(&pictures)?;
@@ -500,7 +534,10 @@ mod tests {
         let device = Device::Cpu;
         let cfg = tiny();
         let varmap = VarMap::new();
-        let model = Autoencoder::new(VarBuilder::from_varmap(&varmap, DType::F64, &device), &cfg)?;
+        let model = Autoencoder::new(
+            VarBuilder::from_varmap(&varmap, DType::F64, &device),
+            &cfg,
+        )?;
         let target = Tensor::rand(0f64, 1.0, (1, 3, 16, 16), &device)?;
         let z = candle_core::Var::new(&[[0.3f64, -0.2, 0.5]], &device)?;
         let loss = |z: &Tensor| mse(&target, &model.decode(z)?);

@@ -11,7 +11,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
-use crate::basics::softmax::{argmax_rows, cross_entropy, cross_entropy_grad, one_hot_targets};
+use crate::basics::softmax::{
+    argmax_rows, cross_entropy, cross_entropy_grad, one_hot_targets,
+};
 use crate::nn::train::step_seed;
 use crate::world::shapes::{Shape, ShapeBatch};
 
@@ -90,7 +92,8 @@ impl ScratchMlp {
     pub fn new(cfg: &Config, seed: u64) -> ScratchMlp {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut he = |rows: usize, cols: usize| {
-            let normal = Normal::new(0.0, (2.0 / rows as f32).sqrt()).expect("positive std");
+            let normal =
+                Normal::new(0.0, (2.0 / rows as f32).sqrt()).expect("positive std");
             Array2::from_shape_simple_fn((rows, cols), || normal.sample(&mut rng))
         };
         ScratchMlp {
@@ -108,7 +111,12 @@ impl ScratchMlp {
     }
 
     /// One step of gradient descent on a batch; returns the loss before the step.
-    pub fn train_step(&mut self, x: ArrayView2<f32>, labels: &[usize], lr: f32) -> f32 {
+    pub fn train_step(
+        &mut self,
+        x: ArrayView2<f32>,
+        labels: &[usize],
+        lr: f32,
+    ) -> f32 {
         // forward, keeping what the backward pass needs
         let pre = x.dot(&self.w1) + &self.b1; // z = x·W1 + b1
         let hidden = pre.mapv(|v| v.max(0.0)); // h = ReLU(z)
@@ -144,7 +152,10 @@ pub struct ShapeClassifier {
 }
 
 impl ShapeClassifier {
-    pub fn new(vb: VarBuilder, cfg: &Config) -> candle_core::Result<ShapeClassifier> {
+    pub fn new(
+        vb: VarBuilder,
+        cfg: &Config,
+    ) -> candle_core::Result<ShapeClassifier> {
         Ok(ShapeClassifier {
             fc1: candle_nn::linear(cfg.inputs(), cfg.hidden, vb.pp("fc1"))?,
             fc2: candle_nn::linear(cfg.hidden, cfg.classes, vb.pp("fc2"))?,
@@ -170,8 +181,9 @@ pub fn scratch_weights_to_varmap(
         let t = a.t().as_standard_layout().to_owned();
         Tensor::from_slice(t.as_slice().expect("standard layout"), t.dim(), device)
     };
-    let vector =
-        |a: &Array1<f32>| Tensor::from_slice(a.as_slice().expect("contiguous"), a.len(), device);
+    let vector = |a: &Array1<f32>| {
+        Tensor::from_slice(a.as_slice().expect("contiguous"), a.len(), device)
+    };
     let data = varmap.data().lock().expect("varmap lock");
     for (name, value) in [
         ("fc1.weight", matrix(&scratch.w1)?),
@@ -226,15 +238,21 @@ pub fn train_candle(
     mut on_step: impl FnMut(StepReport),
 ) -> anyhow::Result<(ShapeClassifier, Vec<f32>)> {
     let varmap = VarMap::new();
-    let model = ShapeClassifier::new(VarBuilder::from_varmap(&varmap, DType::F32, device), cfg)?;
+    let model = ShapeClassifier::new(
+        VarBuilder::from_varmap(&varmap, DType::F32, device),
+        cfg,
+    )?;
     scratch_weights_to_varmap(&ScratchMlp::new(cfg, train.seed), &varmap, device)?;
-    let mut sgd = candle_nn::SGD::new(varmap.all_vars(), train.learning_rate as f64)?;
+    let mut sgd =
+        candle_nn::SGD::new(varmap.all_vars(), train.learning_rate as f64)?;
     let mut losses = Vec::with_capacity(train.steps);
     for step in 0..train.steps {
         let batch = training_batch(cfg, train, step);
         let pixels = rows_to_tensor(batch.pixel_rows().view(), device)?;
-        let labels = Tensor::from_iter(batch.labels().into_iter().map(|l| l as u32), device)?;
-        let loss = candle_nn::loss::cross_entropy(&model.forward(&pixels)?, &labels)?;
+        let labels =
+            Tensor::from_iter(batch.labels().into_iter().map(|l| l as u32), device)?;
+        let loss =
+            candle_nn::loss::cross_entropy(&model.forward(&pixels)?, &labels)?;
         sgd.backward_step(&loss)?;
         let loss = loss.to_scalar::<f32>()?;
         losses.push(loss);
@@ -245,7 +263,10 @@ pub fn train_candle(
 // ANCHOR_END: train_candle
 
 /// An `ndarray` matrix as a candle tensor of the same shape.
-pub fn rows_to_tensor(rows: ArrayView2<f32>, device: &Device) -> candle_core::Result<Tensor> {
+pub fn rows_to_tensor(
+    rows: ArrayView2<f32>,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
     let rows = rows.as_standard_layout();
     Tensor::from_slice(
         rows.as_slice().expect("standard layout"),
@@ -275,7 +296,8 @@ pub fn predict_candle(
     batch: &ShapeBatch,
     device: &Device,
 ) -> anyhow::Result<Vec<usize>> {
-    let logits = model.forward(&rows_to_tensor(batch.pixel_rows().view(), device)?)?;
+    let logits =
+        model.forward(&rows_to_tensor(batch.pixel_rows().view(), device)?)?;
     Ok(logits
         .argmax(1)?
         .to_vec1::<u32>()?
@@ -308,14 +330,17 @@ mod tests {
         // Same start, same batches: after each SGD step the weights must agree.
         let (cfg, train) = small();
         let (scratch, scratch_losses) = train_scratch(&cfg, &train, |_| {});
-        let (candle, candle_losses) = train_candle(&cfg, &train, &Device::Cpu, |_| {}).unwrap();
+        let (candle, candle_losses) =
+            train_candle(&cfg, &train, &Device::Cpu, |_| {}).unwrap();
         for (a, b) in scratch_losses.iter().zip(&candle_losses) {
             assert!((a - b).abs() < 1e-4, "losses {a} vs {b}");
         }
         let batch = test_batch(&cfg, 32, 0);
         let ours = scratch.forward(batch.pixel_rows().view());
         let theirs = candle
-            .forward(&rows_to_tensor(batch.pixel_rows().view(), &Device::Cpu).unwrap())
+            .forward(
+                &rows_to_tensor(batch.pixel_rows().view(), &Device::Cpu).unwrap(),
+            )
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
@@ -338,7 +363,8 @@ mod tests {
         stepped.train_step(x.view(), &labels, lr);
         let gradient_w2 = &model.w2 - &stepped.w2;
         let gradient_w1 = &model.w1 - &stepped.w1;
-        let loss_with = |m: &ScratchMlp| cross_entropy(m.forward(x.view()).view(), &labels);
+        let loss_with =
+            |m: &ScratchMlp| cross_entropy(m.forward(x.view()).view(), &labels);
         let h = 1e-2;
         let check = |which: &str, index: (usize, usize), analytic: f32| {
             let mut plus = model.clone();

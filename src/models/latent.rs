@@ -19,7 +19,11 @@ use crate::nn::batch::{batch_to_images, images_to_batch};
 use crate::world::faces::{Attribute, Face};
 
 /// The latent code (the VAE encoder's mean) of each picture, one row per picture.
-pub fn encode(vae: &Vae, images: &[RgbImage], device: &Device) -> anyhow::Result<Array2<f32>> {
+pub fn encode(
+    vae: &Vae,
+    images: &[RgbImage],
+    device: &Device,
+) -> anyhow::Result<Array2<f32>> {
     let (mean, _) = vae.encode(&images_to_batch(images, device)?)?;
     let (n, d) = mean.dims2()?;
     Ok(Array2::from_shape_vec(
@@ -29,10 +33,18 @@ pub fn encode(vae: &Vae, images: &[RgbImage], device: &Device) -> anyhow::Result
 }
 
 /// Decodes latent codes (one per row) into pictures.
-pub fn decode(vae: &Vae, latents: &Array2<f32>, device: &Device) -> anyhow::Result<Vec<RgbImage>> {
+pub fn decode(
+    vae: &Vae,
+    latents: &Array2<f32>,
+    device: &Device,
+) -> anyhow::Result<Vec<RgbImage>> {
     let rows = latents.as_standard_layout();
     let flat = rows.as_slice().context("latents in standard layout")?;
-    batch_to_images(&vae.decode(&Tensor::from_slice(flat, latents.dim(), device)?)?)
+    batch_to_images(&vae.decode(&Tensor::from_slice(
+        flat,
+        latents.dim(),
+        device,
+    )?)?)
 }
 
 // ANCHOR: mean_difference
@@ -40,7 +52,8 @@ pub fn decode(vae: &Vae, latents: &Array2<f32>, device: &Device) -> anyhow::Resu
 /// those that do not.
 pub fn mean_difference(latents: &Array2<f32>, has: &[bool]) -> Array1<f32> {
     let mean_of = |wanted: bool| {
-        let rows: Vec<usize> = (0..has.len()).filter(|&i| has[i] == wanted).collect();
+        let rows: Vec<usize> =
+            (0..has.len()).filter(|&i| has[i] == wanted).collect();
         latents
             .select(Axis(0), &rows)
             .mean_axis(Axis(0))
@@ -80,7 +93,11 @@ pub fn least_squares_directions(
 // ANCHOR_END: least_squares
 
 /// `steps` latent codes evenly spaced from `from` to `to`, both included.
-pub fn interpolate(from: &Array1<f32>, to: &Array1<f32>, steps: usize) -> Array2<f32> {
+pub fn interpolate(
+    from: &Array1<f32>,
+    to: &Array1<f32>,
+    steps: usize,
+) -> Array2<f32> {
     let mut rows = Array2::zeros((steps, from.len()));
     for (i, mut row) in rows.rows_mut().into_iter().enumerate() {
         let t = i as f32 / (steps.max(2) - 1) as f32;
@@ -128,8 +145,11 @@ impl Pca {
 // ndarray 0.17. The two share a memory layout, so converting is one copy.
 fn to_linalg(a: &Array2<f64>) -> ndarray_for_linalg::Array2<f64> {
     let standard = a.as_standard_layout();
-    ndarray_for_linalg::Array2::from_shape_vec(a.dim(), standard.iter().copied().collect())
-        .expect("same shape")
+    ndarray_for_linalg::Array2::from_shape_vec(
+        a.dim(),
+        standard.iter().copied().collect(),
+    )
+    .expect("same shape")
 }
 
 fn from_linalg(a: &ndarray_for_linalg::Array2<f64>) -> Array2<f64> {
@@ -175,7 +195,8 @@ mod tests {
     }
 
     #[test]
-    fn least_squares_residual_is_orthogonal_to_the_attributes() -> anyhow::Result<()> {
+    fn least_squares_residual_is_orthogonal_to_the_attributes() -> anyhow::Result<()>
+    {
         // The defining property of the least-squares solution, on noisy data.
         let a = array![
             [0.0f32, 1.0],
@@ -211,7 +232,10 @@ mod tests {
         });
         let p = pca(&z, 2)?;
         let first = p.components.row(0);
-        assert!((first[0].abs() - 0.5f32.sqrt()).abs() < 1e-2 && first[0] * first[1] > 0.0);
+        assert!(
+            (first[0].abs() - 0.5f32.sqrt()).abs() < 1e-2
+                && first[0] * first[1] > 0.0
+        );
         assert!(p.variances[0] > 100.0 * p.variances[1]);
         // Covariance eigenvector check: C·v = λ·v.
         let centred = &z - &p.mean;

@@ -48,7 +48,10 @@ impl Vae {
     }
 
     /// The encoder's mean and log-variance, each `[n, latent]`.
-    pub fn encode(&self, pictures: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+    pub fn encode(
+        &self,
+        pictures: &Tensor,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
         let both = self.encoder.forward(pictures)?;
         Ok((
             both.narrow(1, 0, self.latent)?,
@@ -61,7 +64,11 @@ impl Vae {
     }
 
     /// Encodes, samples z = μ + σ·ε with the given noise ε, decodes.
-    pub fn forward(&self, pictures: &Tensor, noise: &Tensor) -> candle_core::Result<VaeOutput> {
+    pub fn forward(
+        &self,
+        pictures: &Tensor,
+        noise: &Tensor,
+    ) -> candle_core::Result<VaeOutput> {
         let (mean, log_variance) = self.encode(pictures)?;
         let z = reparameterise(&mean, &log_variance, noise)?;
         Ok(VaeOutput {
@@ -94,7 +101,11 @@ pub fn reparameterise(
 
 /// The VAE loss per picture, averaged over the batch: squared error summed over
 /// the pixels plus β times KL(N(μ, σ²) ‖ N(0, 1)) = −½ Σ (1 + log σ² − μ² − σ²).
-pub fn vae_loss(pictures: &Tensor, out: &VaeOutput, beta: f64) -> candle_core::Result<Tensor> {
+pub fn vae_loss(
+    pictures: &Tensor,
+    out: &VaeOutput,
+    beta: f64,
+) -> candle_core::Result<Tensor> {
     let n = pictures.dim(0)? as f64;
     let reconstruction = ((pictures - &out.reconstructions)?.sqr()?.sum_all()? / n)?;
     let kl = kl_divergence(&out.mean, &out.log_variance)?;
@@ -103,7 +114,10 @@ pub fn vae_loss(pictures: &Tensor, out: &VaeOutput, beta: f64) -> candle_core::R
 
 /// KL divergence from N(μ, σ²) to N(0, 1), summed over the latent and averaged
 /// over the batch.
-pub fn kl_divergence(mean: &Tensor, log_variance: &Tensor) -> candle_core::Result<Tensor> {
+pub fn kl_divergence(
+    mean: &Tensor,
+    log_variance: &Tensor,
+) -> candle_core::Result<Tensor> {
     let n = mean.dim(0)? as f64;
     let terms = ((log_variance + 1.0)? - mean.sqr()? - log_variance.exp()?)?;
     (terms.sum_all()? * (-0.5 / n))?.to_dtype(mean.dtype())
@@ -136,7 +150,11 @@ impl Vae {
     }
 
     /// Loads a VAE saved by `clip-art train-faces`.
-    pub fn load(path: &std::path::Path, cfg: &Config, device: &Device) -> anyhow::Result<Vae> {
+    pub fn load(
+        path: &std::path::Path,
+        cfg: &Config,
+        device: &Device,
+    ) -> anyhow::Result<Vae> {
         let vb = weights_from_file(path, device)?;
         Vae::new(vb, cfg).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
@@ -164,7 +182,8 @@ pub fn train_vae(
         &varmap,
         device,
         |pictures| {
-            let noise = standard_normal(train.batch_size, cfg.latent, &mut rng, device)?;
+            let noise =
+                standard_normal(train.batch_size, cfg.latent, &mut rng, device)?;
             vae_loss(pictures, &model.forward(pictures, &noise)?, beta)
         },
         on_step,
@@ -191,7 +210,8 @@ mod tests {
     }
 
     #[test]
-    fn reparameterised_samples_have_the_right_moments_and_gradients() -> anyhow::Result<()> {
+    fn reparameterised_samples_have_the_right_moments_and_gradients()
+    -> anyhow::Result<()> {
         let device = Device::Cpu;
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let noise = standard_normal(20_000, 1, &mut rng, &device)?;
@@ -204,7 +224,8 @@ mod tests {
         )?;
         let values: Vec<f32> = z.flatten_all()?.to_vec1()?;
         let m = values.iter().sum::<f32>() / values.len() as f32;
-        let var = values.iter().map(|v| (v - m).powi(2)).sum::<f32>() / values.len() as f32;
+        let var = values.iter().map(|v| (v - m).powi(2)).sum::<f32>()
+            / values.len() as f32;
         assert!(
             (m - 2.0).abs() < 0.02 && (var - 0.25).abs() < 0.01,
             "{m} {var}"

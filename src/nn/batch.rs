@@ -4,7 +4,10 @@
 use candle_core::{Device, Tensor};
 
 /// Pictures as one tensor `[n, 3, s, s]` in [0, 1].
-pub fn images_to_batch(images: &[image::RgbImage], device: &Device) -> candle_core::Result<Tensor> {
+pub fn images_to_batch(
+    images: &[image::RgbImage],
+    device: &Device,
+) -> candle_core::Result<Tensor> {
     let Some(first) = images.first() else {
         return Err(candle_core::Error::Msg("no pictures to batch".into()));
     };

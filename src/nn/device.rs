@@ -34,15 +34,23 @@ pub fn open(choice: DeviceChoice) -> candle_core::Result<Device> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),
         DeviceChoice::Cuda if !candle_core::utils::cuda_is_available() => {
-            candle_core::bail!("this build has no CUDA support: rebuild with `--features cuda`")
+            candle_core::bail!(
+                "this build has no CUDA support: rebuild with `--features cuda`"
+            )
         }
         DeviceChoice::Metal if !candle_core::utils::metal_is_available() => {
-            candle_core::bail!("this build has no Metal support: rebuild with `--features metal`")
+            candle_core::bail!(
+                "this build has no Metal support: rebuild with `--features metal`"
+            )
         }
         DeviceChoice::Cuda => Device::new_cuda(0),
         DeviceChoice::Metal => Device::new_metal(0),
-        DeviceChoice::Auto if candle_core::utils::cuda_is_available() => Device::new_cuda(0),
-        DeviceChoice::Auto if candle_core::utils::metal_is_available() => Device::new_metal(0),
+        DeviceChoice::Auto if candle_core::utils::cuda_is_available() => {
+            Device::new_cuda(0)
+        }
+        DeviceChoice::Auto if candle_core::utils::metal_is_available() => {
+            Device::new_metal(0)
+        }
         DeviceChoice::Auto => Ok(Device::Cpu),
     }
 }

@@ -18,7 +18,8 @@ pub fn save_weights(varmap: &VarMap, path: &Path) -> anyhow::Result<()> {
     varmap
         .save(&partial)
         .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::rename(&partial, path)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Replaces candle's (unseeded) initial weights with seeded ones, so that the
@@ -55,9 +56,12 @@ pub fn seed_weights(varmap: &VarMap, seed: u64) -> anyhow::Result<()> {
 
 /// Opens a safetensors weight file (or the embedded bytes of one) for a model.
 /// Every failure names the file; a wrong or missing tensor is named by candle.
-pub fn weights_from_file(path: &Path, device: &Device) -> anyhow::Result<VarBuilder<'static>> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read weights {}", path.display()))?;
+pub fn weights_from_file(
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<VarBuilder<'static>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read weights {}", path.display()))?;
     weights_from_bytes(bytes, &path.display().to_string(), device)
 }
 
@@ -67,8 +71,11 @@ pub fn weights_from_bytes(
     origin: &str,
     device: &Device,
 ) -> anyhow::Result<VarBuilder<'static>> {
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device).with_context(|| {
-        format!("{origin} is not a valid safetensors file (truncated or corrupt?)")
-    })?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .with_context(|| {
+            format!(
+                "{origin} is not a valid safetensors file (truncated or corrupt?)"
+            )
+        })?;
     Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
 }

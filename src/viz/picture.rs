@@ -97,10 +97,14 @@ impl Picture {
 /// PNG bytes of `image` with text chunks (`tEXt`, keyword → value): how a
 /// generated picture remembers the settings that made it. Keywords are 1–79
 /// Latin-1 characters; values with other characters go into `iTXt` chunks.
-pub fn png_with_text(image: &RgbImage, text: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {
+pub fn png_with_text(
+    image: &RgbImage,
+    text: &[(&str, String)],
+) -> anyhow::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     {
-        let mut encoder = png::Encoder::new(&mut bytes, image.width(), image.height());
+        let mut encoder =
+            png::Encoder::new(&mut bytes, image.width(), image.height());
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         for (keyword, value) in text {
@@ -178,8 +182,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn png_text_survives_a_round_trip_and_gifs_keep_every_frame() -> anyhow::Result<()> {
-        let image = RgbImage::from_fn(5, 4, |x, y| Rgb([x as u8 * 40, y as u8 * 60, 7]));
+    fn png_text_survives_a_round_trip_and_gifs_keep_every_frame()
+    -> anyhow::Result<()> {
+        let image =
+            RgbImage::from_fn(5, 4, |x, y| Rgb([x as u8 * 40, y as u8 * 60, 7]));
         let text = [
             ("Description", "a red circle".to_string()),
             ("clip-art judge", "✓ as asked".to_string()),
@@ -195,8 +201,10 @@ mod tests {
         assert_eq!(image::load_from_memory(&bytes)?.to_rgb8(), image);
         let frames = vec![image.clone(), RgbImage::new(5, 4), image];
         let gif = gif_bytes(&frames, 100)?;
-        let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(gif))?;
-        let decoded = image::AnimationDecoder::into_frames(decoder).collect_frames()?;
+        let decoder =
+            image::codecs::gif::GifDecoder::new(std::io::Cursor::new(gif))?;
+        let decoded =
+            image::AnimationDecoder::into_frames(decoder).collect_frames()?;
         assert_eq!(decoded.len(), 3);
         Ok(())
     }

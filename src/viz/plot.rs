@@ -16,7 +16,11 @@ fn register_fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // DejaVu ships with the `dejavu` crate; it is a valid TrueType file.
-        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(
+            FONT,
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
     });
 }
 
@@ -55,9 +59,10 @@ pub fn line_chart(
         .iter()
         .flat_map(|s| s.values.iter().copied())
         .filter(|v| v.is_finite());
-    let (low, high) = finite.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+    let (low, high) = finite
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     let (low, high) = if low.is_finite() {
         (low.min(0.0), high.max(low + 1e-3))
     } else {
@@ -65,7 +70,8 @@ pub fn line_chart(
     };
     let mut buffer = vec![255u8; (width * height * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height))
+            .into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 24))
@@ -92,7 +98,10 @@ pub fn line_chart(
                 .map_err(|e| anyhow!("plot: {e}"))?
                 .label(s.name)
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
+                    PathElement::new(
+                        vec![(x, y), (x + 20, y)],
+                        colour.stroke_width(width),
+                    )
                 });
         }
         chart
@@ -141,11 +150,14 @@ pub fn scatter_panels(
     if !x0.is_finite() {
         (x0, x1, y0, y1) = (-1.0, 1.0, -1.0, 1.0);
     }
-    let pad = |lo: f32, hi: f32| (lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3));
+    let pad = |lo: f32, hi: f32| {
+        (lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3))
+    };
     let ((x0, x1), (y0, y1)) = (pad(x0, x1), pad(y0, y1));
     let mut buffer = vec![255u8; (width * height * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height))
+            .into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
         let areas = root.split_evenly((1, panels.len().max(1)));
         for ((title, groups), area) in panels.iter().zip(areas) {
@@ -174,7 +186,9 @@ pub fn scatter_panels(
                     )
                     .map_err(|e| anyhow!("plot: {e}"))?
                     .label(group.name)
-                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
+                    .legend(move |(x, y)| {
+                        Circle::new((x + 8, y), 4, colour.filled())
+                    });
             }
             chart
                 .configure_series_labels()
@@ -212,7 +226,8 @@ pub fn similarity_matrix(
         });
     let mut buffer = vec![255u8; (width * height * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height))
+            .into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
         for (t, text) in texts.iter().enumerate() {
             let y = (top + cell * t as u32 + cell / 2) as i32;
@@ -222,7 +237,8 @@ pub fn similarity_matrix(
                 (FONT, 16).into_font().color(&BLACK),
             ))
             .map_err(|e| anyhow!("plot: {e}"))?;
-            for (p, &value) in similarity[t].iter().enumerate().take(pictures.len()) {
+            for (p, &value) in similarity[t].iter().enumerate().take(pictures.len())
+            {
                 let shade = (value - low) / (high - low).max(1e-6);
                 // From pale to deep blue; the best match of each row is framed.
                 let colour = RGBColor(
@@ -234,7 +250,8 @@ pub fn similarity_matrix(
                     (left + cell * p as u32) as i32,
                     (top + cell * t as u32) as i32,
                 );
-                let corners = [(x0, y0), (x0 + cell as i32 - 2, y0 + cell as i32 - 2)];
+                let corners =
+                    [(x0, y0), (x0 + cell as i32 - 2, y0 + cell as i32 - 2)];
                 root.draw(&Rectangle::new(corners, colour.filled()))
                     .map_err(|e| anyhow!("plot: {e}"))?;
                 let ink = if shade > 0.55 { WHITE } else { BLACK };
@@ -248,12 +265,16 @@ pub fn similarity_matrix(
         }
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
-    let mut figure =
-        RgbImage::from_raw(width, height, buffer).context("plot buffer has the wrong size")?;
+    let mut figure = RgbImage::from_raw(width, height, buffer)
+        .context("plot buffer has the wrong size")?;
     for (p, picture) in pictures.iter().enumerate() {
         let side = cell - 8;
-        let scaled =
-            image::imageops::resize(picture, side, side, image::imageops::FilterType::Nearest);
+        let scaled = image::imageops::resize(
+            picture,
+            side,
+            side,
+            image::imageops::FilterType::Nearest,
+        );
         image::imageops::replace(
             &mut figure,
             &scaled,
@@ -310,7 +331,9 @@ mod tests {
     fn the_similarity_matrix_shows_the_pictures_and_the_strongest_cell_darkest() {
         let red = RgbImage::from_pixel(8, 8, image::Rgb([255, 0, 0]));
         let similarity = vec![vec![0.9, 0.1], vec![0.2, 0.3]];
-        let picture = similarity_matrix(&[red.clone(), red], &["a", "b"], &similarity).unwrap();
+        let picture =
+            similarity_matrix(&[red.clone(), red], &["a", "b"], &similarity)
+                .unwrap();
         let reds = picture.0.pixels().filter(|p| p.0 == [255, 0, 0]).count();
         assert_eq!(reds, 2 * 64 * 64, "both pictures pasted at 64×64");
         // The cell of 0.9 (text 0, picture 0) is the darkest blue: (35, 70, 170).
@@ -332,7 +355,9 @@ mod tests {
                 points: &high,
             },
         ];
-        let picture = scatter_panels(&[("a", groups.clone()), ("b", groups)], "x", "y").unwrap();
+        let picture =
+            scatter_panels(&[("a", groups.clone()), ("b", groups)], "x", "y")
+                .unwrap();
         assert_eq!(picture.0.dimensions(), (840, 420));
         for i in 0..2 {
             let (r, g, b) = Palette99::pick(i).to_rgba().rgb();

@@ -11,7 +11,8 @@ use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tiny_skia::{
-    Color, FillRule, LineCap, Paint, Path, PathBuilder, Pixmap, Rect, Stroke, Transform,
+    Color, FillRule, LineCap, Paint, Path, PathBuilder, Pixmap, Rect, Stroke,
+    Transform,
 };
 
 /// Skin tones a face can have (nuisance variation).
@@ -23,7 +24,8 @@ pub const SKIN_TONES: [[u8; 3]; 4] = [
 ];
 
 /// Hair colours of a young face; old faces go grey (nuisance variation).
-pub const HAIR_COLOURS: [[u8; 3]; 4] = [[40, 30, 28], [120, 70, 35], [225, 190, 90], [185, 75, 35]];
+pub const HAIR_COLOURS: [[u8; 3]; 4] =
+    [[40, 30, 28], [120, 70, 35], [225, 190, 90], [185, 75, 35]];
 
 const BACKGROUND: [u8; 3] = [196, 214, 232];
 const GREY_HAIR: [u8; 3] = [214, 214, 220];
@@ -133,7 +135,8 @@ impl Face {
 
     /// Renders the face, anti-aliased, on a `size`×`size` canvas.
     pub fn draw(&self, size: u32) -> RgbImage {
-        let mut pixmap = Pixmap::new(size, size).expect("canvas size must be positive");
+        let mut pixmap =
+            Pixmap::new(size, size).expect("canvas size must be positive");
         self.paint(&mut pixmap);
         super::pixmap_to_rgb(&pixmap)
     }
@@ -221,7 +224,11 @@ impl Face {
                 let eye_x = fx + side * 6.5;
                 canvas.stroke(ellipse(eye_x, 33.0, 4.8, 4.3), INK, 1.8);
                 let temple = head_x + side * (rx - 0.5);
-                canvas.stroke(line(eye_x + side * 4.8, 32.0, temple, 31.0), INK, 1.2);
+                canvas.stroke(
+                    line(eye_x + side * 4.8, 32.0, temple, 31.0),
+                    INK,
+                    1.2,
+                );
             }
             canvas.stroke(line(fx - 1.7, 32.5, fx + 1.7, 32.5), INK, 1.2);
         }
@@ -272,8 +279,13 @@ impl<'a> Canvas<'a> {
 
     fn fill(&mut self, path: Option<Path>, rgb: [u8; 3]) {
         if let Some(path) = path {
-            self.pixmap
-                .fill_path(&path, &paint(rgb), FillRule::Winding, self.transform, None);
+            self.pixmap.fill_path(
+                &path,
+                &paint(rgb),
+                FillRule::Winding,
+                self.transform,
+                None,
+            );
         }
     }
 
@@ -284,8 +296,13 @@ impl<'a> Canvas<'a> {
                 line_cap: LineCap::Round,
                 ..Stroke::default()
             };
-            self.pixmap
-                .stroke_path(&path, &paint(rgb), &stroke, self.transform, None);
+            self.pixmap.stroke_path(
+                &path,
+                &paint(rgb),
+                &stroke,
+                self.transform,
+                None,
+            );
         }
     }
 }
@@ -345,7 +362,11 @@ mod tests {
         assert!(changed > 40, "glasses changed only {changed} pixels");
         for y in 42..64 {
             for x in 0..64 {
-                assert_eq!(plain.get_pixel(x, y), glasses.get_pixel(x, y), "({x},{y})");
+                assert_eq!(
+                    plain.get_pixel(x, y),
+                    glasses.get_pixel(x, y),
+                    "({x},{y})"
+                );
             }
         }
         // Age: the hair goes grey.
@@ -399,7 +420,8 @@ mod tests {
             left < straight - 1.0 && right > straight + 1.0 && right - left < 5.0,
             "eyes at {left} {straight} {right}"
         );
-        let shade = SKIN_TONES[Face::default().skin].map(|v| (f32::from(v) * 0.78) as u8);
+        let shade =
+            SKIN_TONES[Face::default().skin].map(|v| (f32::from(v) * 0.78) as u8);
         let nose = |pose| columns(pose, 38..42, shade);
         assert!(
             nose(1.0) - nose(-1.0) > right - left + 4.0,
@@ -419,8 +441,12 @@ mod tests {
         };
         let small = face.draw(32);
         let large = face.draw(64);
-        let downscaled =
-            image::imageops::resize(&large, 32, 32, image::imageops::FilterType::Triangle);
+        let downscaled = image::imageops::resize(
+            &large,
+            32,
+            32,
+            image::imageops::FilterType::Triangle,
+        );
         let mean_error: f32 = small
             .as_raw()
             .iter()

@@ -28,12 +28,16 @@ pub(crate) fn pixmap_to_rgb(pixmap: &Pixmap) -> RgbImage {
         .chunks_exact(4)
         .flat_map(|p| [p[0], p[1], p[2]])
         .collect();
-    RgbImage::from_raw(pixmap.width(), pixmap.height(), rgb).expect("pixmap is width×height")
+    RgbImage::from_raw(pixmap.width(), pixmap.height(), rgb)
+        .expect("pixmap is width×height")
 }
 
 /// `f` of every item, in order, split over every core: drawing and judging
 /// thousands of pictures are independent jobs.
-pub fn map_on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub fn map_on_every_core<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(threads).max(1);
     let f = &f;

@@ -89,7 +89,8 @@ impl Request {
         let mut found = Vec::new();
         for wanted in &self.objects {
             let name = format!("{} {}", wanted.colour.name(), wanted.shape.name());
-            let Some(object) = seen.iter().find(|o| o.colour == wanted.colour) else {
+            let Some(object) = seen.iter().find(|o| o.colour == wanted.colour)
+            else {
                 return Err(format!("no {name}: the judge sees {}", describe(seen)));
             };
             if object.shape != wanted.shape {
@@ -106,7 +107,8 @@ impl Request {
                     size.name()
                 ));
             }
-            if let Some(position) = wanted.position.filter(|&p| p != object.position) {
+            if let Some(position) = wanted.position.filter(|&p| p != object.position)
+            {
                 return Err(format!(
                     "the {name} is {}, not {}",
                     object.position.phrase(),
@@ -185,9 +187,14 @@ mod tests {
         let batch = SceneBatch::draw(300, 64, Split::Train, 21);
         for scene in &batch.scenes {
             for phrasing in scene.true_captions() {
-                let request = Request::parse(&phrasing).unwrap_or_else(|| panic!("{phrasing:?}"));
+                let request = Request::parse(&phrasing)
+                    .unwrap_or_else(|| panic!("{phrasing:?}"));
                 assert!(request.holds_for(scene), "{phrasing:?} vs {scene:?}");
-                assert_eq!(request.objects.len(), scene.objects.len(), "{phrasing:?}");
+                assert_eq!(
+                    request.objects.len(),
+                    scene.objects.len(),
+                    "{phrasing:?}"
+                );
             }
         }
     }
@@ -220,13 +227,15 @@ mod tests {
 
     #[test]
     fn reads_sizes_positions_relations_and_refuses_other_text() {
-        let request = Request::parse("A large purple heart at the top.").expect("parses");
+        let request =
+            Request::parse("A large purple heart at the top.").expect("parses");
         assert_eq!(request.objects[0].size, Some(Size::Large));
         assert_eq!(
             request.objects[0].position,
             Some(Position { column: 1, row: 0 })
         );
-        let request = Request::parse("a red circle to the left of a blue square").expect("parses");
+        let request = Request::parse("a red circle to the left of a blue square")
+            .expect("parses");
         assert_eq!(request.relation, Some(Relation::LeftOf));
         assert_eq!(request.objects[1].shape, Shape::Square);
         for text in [
@@ -241,7 +250,8 @@ mod tests {
 
     #[test]
     fn a_failed_verdict_says_what_is_wrong() {
-        let request = Request::parse("a red circle at the top left").expect("parses");
+        let request =
+            Request::parse("a red circle at the top left").expect("parses");
         let seen = |shape, row| SeenObject {
             colour: Colour::Red,
             shape,

@@ -215,7 +215,11 @@ impl Scene {
 
     /// A random scene with two objects in a relation with probability
     /// `two_objects`, else one object. Held-out scenes always have one.
-    pub fn random_mixed(split: Split, two_objects: f64, rng: &mut impl Rng) -> Scene {
+    pub fn random_mixed(
+        split: Split,
+        two_objects: f64,
+        rng: &mut impl Rng,
+    ) -> Scene {
         let background = rng.random_range(0..40);
         if split == Split::HeldOut || rng.random_bool(1.0 - two_objects) {
             let pair = pair(split, rng);
@@ -327,7 +331,8 @@ impl Scene {
             for &second in pairs.iter().filter(|p| p.0 != first.0) {
                 for relation in Relation::ALL {
                     let background = rng.random_range(0..40);
-                    scenes.push(Scene::two(first, second, relation, background, rng));
+                    scenes
+                        .push(Scene::two(first, second, relation, background, rng));
                 }
             }
         }
@@ -337,7 +342,8 @@ impl Scene {
 
     /// Renders the scene, anti-aliased, on a `size`×`size` canvas.
     pub fn draw(&self, size: u32) -> image::RgbImage {
-        let mut pixmap = Pixmap::new(size, size).expect("canvas size must be positive");
+        let mut pixmap =
+            Pixmap::new(size, size).expect("canvas size must be positive");
         let grey = self.background;
         pixmap.fill(Color::from_rgba8(grey, grey, grey, 255));
         let s = size as f32;
@@ -371,8 +377,9 @@ impl Scene {
             2 => &[SwapColours, SwapShapes, SwapPlaces, Recolour, Reshape],
             _ => &[Recolour, Reshape, Resize, Move],
         };
-        let allowed =
-            |o: &Object| (split == Split::HeldOut) == HELD_OUT.contains(&(o.colour, o.shape));
+        let allowed = |o: &Object| {
+            (split == Split::HeldOut) == HELD_OUT.contains(&(o.colour, o.shape))
+        };
         loop {
             let mut changed = self.clone();
             let objects = &mut changed.objects;
@@ -380,32 +387,51 @@ impl Scene {
             let o = objects[k];
             match changes.choose(rng).expect("changes") {
                 SwapColours => {
-                    (objects[0].colour, objects[1].colour) = (objects[1].colour, objects[0].colour)
+                    (objects[0].colour, objects[1].colour) =
+                        (objects[1].colour, objects[0].colour)
                 }
                 SwapShapes => {
-                    (objects[0].shape, objects[1].shape) = (objects[1].shape, objects[0].shape)
+                    (objects[0].shape, objects[1].shape) =
+                        (objects[1].shape, objects[0].shape)
                 }
                 SwapPlaces => {
                     let (a, b) = (objects[0], objects[1]);
-                    (objects[0].centre, objects[0].position) = (b.centre, b.position);
-                    (objects[1].centre, objects[1].position) = (a.centre, a.position);
+                    (objects[0].centre, objects[0].position) =
+                        (b.centre, b.position);
+                    (objects[1].centre, objects[1].position) =
+                        (a.centre, a.position);
                     changed.relation = changed.relation.map(Relation::inverse);
                 }
-                Recolour => objects[k].colour = *Colour::ALL.choose(rng).expect("colours"),
-                Reshape => objects[k].shape = *Shape::ALL.choose(rng).expect("shapes"),
+                Recolour => {
+                    objects[k].colour = *Colour::ALL.choose(rng).expect("colours")
+                }
+                Reshape => {
+                    objects[k].shape = *Shape::ALL.choose(rng).expect("shapes")
+                }
                 Resize => {
-                    objects[k] = place(o.shape, o.colour, o.size.other(), o.position, 0.04, rng)
+                    objects[k] = place(
+                        o.shape,
+                        o.colour,
+                        o.size.other(),
+                        o.position,
+                        0.04,
+                        rng,
+                    )
                 }
                 Move => {
                     let position = Position::all()
                         .nth(rng.random_range(0..9))
                         .expect("nine cells");
-                    objects[k] = place(o.shape, o.colour, o.size, position, 0.04, rng);
+                    objects[k] =
+                        place(o.shape, o.colour, o.size, position, 0.04, rng);
                 }
             }
             let colours_differ = changed.objects.len() == 1
                 || changed.objects[0].colour != changed.objects[1].colour;
-            if changed != *self && changed.objects.iter().all(allowed) && colours_differ {
+            if changed != *self
+                && changed.objects.iter().all(allowed)
+                && colours_differ
+            {
                 return changed;
             }
         }
@@ -538,7 +564,8 @@ pub fn hard_negative(
 /// Every word any caption can use, sorted: the vocabulary of a word-level text
 /// encoder.
 pub fn vocabulary() -> Vec<&'static str> {
-    let mut words: Vec<&str> = ["a", "an", "and", "picture", "of", "is", "small", "large"].to_vec();
+    let mut words: Vec<&str> =
+        ["a", "an", "and", "picture", "of", "is", "small", "large"].to_vec();
     words.extend(Colour::ALL.map(Colour::name));
     words.extend(Shape::ALL.map(Shape::name));
     for phrase in Position::all().map(Position::phrase) {
@@ -626,16 +653,15 @@ mod tests {
                 .flat_map(|k| &k.objects)
                 .all(|o| !HELD_OUT.contains(&pair(o)))
         );
-        assert!(
-            held_out
-                .iter()
-                .all(|k| k.objects.len() == 1 && HELD_OUT.contains(&pair(&k.objects[0])))
-        );
+        assert!(held_out.iter().all(
+            |k| k.objects.len() == 1 && HELD_OUT.contains(&pair(&k.objects[0]))
+        ));
         let fresh = SceneBatch::draw(300, 8, Split::Train, 31);
         let fresh_held_out = SceneBatch::draw(100, 8, Split::HeldOut, 32);
         for scene in fresh.scenes.iter().chain(&fresh_held_out.scenes) {
             for caption in scene.true_captions() {
-                let request = Request::parse(&caption).expect("a caption is a request");
+                let request =
+                    Request::parse(&caption).expect("a caption is a request");
                 assert!(
                     kinds.iter().any(|k| request.holds_for(k)),
                     "no scene of every_kind shows {caption:?}"
@@ -661,8 +687,11 @@ mod tests {
     }
 
     #[test]
-    fn a_mixed_batch_has_its_share_of_two_object_scenes_and_the_default_one_is_draw() {
-        let two = |batch: &SceneBatch| batch.scenes.iter().filter(|s| s.objects.len() == 2).count();
+    fn a_mixed_batch_has_its_share_of_two_object_scenes_and_the_default_one_is_draw()
+    {
+        let two = |batch: &SceneBatch| {
+            batch.scenes.iter().filter(|s| s.objects.len() == 2).count()
+        };
         let mixed = SceneBatch::draw_mixed(2000, 16, Split::Train, 0.4, 9);
         assert!((720..880).contains(&two(&mixed)), "{}", two(&mixed));
         let default = SceneBatch::draw(300, 16, Split::Train, 9);
@@ -679,9 +708,11 @@ mod tests {
             let truths = scene.true_captions();
             assert!(truths.contains(caption), "{caption:?} not in {truths:?}");
             if let [a, b] = scene.objects.as_slice() {
-                let name = |o: &Object| format!("{} {}", o.colour.name(), o.shape.name());
+                let name =
+                    |o: &Object| format!("{} {}", o.colour.name(), o.shape.name());
                 for (x, y) in [(a, b), (b, a)] {
-                    let and = with_articles(&format!("a {} and a {}", name(x), name(y)));
+                    let and =
+                        with_articles(&format!("a {} and a {}", name(x), name(y)));
                     assert!(truths.contains(&and), "{and:?} not in {truths:?}");
                 }
             }
@@ -754,12 +785,14 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(10);
         let mut made = [0; 2];
         for (scene, caption) in batch.scenes.iter().zip(&batch.captions) {
-            let Some(negative) = hard_negative(scene, caption, Split::Train, &mut rng) else {
+            let Some(negative) =
+                hard_negative(scene, caption, Split::Train, &mut rng)
+            else {
                 continue;
             };
             made[scene.objects.len() - 1] += 1;
-            let request =
-                crate::world::requests::Request::parse(&negative).expect("a scene caption");
+            let request = crate::world::requests::Request::parse(&negative)
+                .expect("a scene caption");
             assert!(!request.holds_for(scene), "{negative:?} for {caption:?}");
             for word in negative.split(' ') {
                 assert!(vocabulary().contains(&word), "{word:?} in {negative:?}");

@@ -28,7 +28,8 @@ pub enum Shape {
 
 impl Shape {
     /// The classifier's categories, in label order: `Shape::CLASSES[label]`.
-    pub const CLASSES: [Shape; 4] = [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Star];
+    pub const CLASSES: [Shape; 4] =
+        [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Star];
 
     /// Every shape, in a fixed order.
     pub const ALL: [Shape; 6] = [
@@ -93,7 +94,8 @@ impl ShapeSpec {
             rng.random_range(radius + 1.0..s - radius - 1.0),
             rng.random_range(radius + 1.0..s - radius - 1.0),
         );
-        let colour = bright_colour(rng.random_range(0.0..360.0), rng.random_range(0.6..1.0));
+        let colour =
+            bright_colour(rng.random_range(0.0..360.0), rng.random_range(0.6..1.0));
         let dark = rng.random_range(0..40);
         ShapeSpec {
             shape,
@@ -106,7 +108,8 @@ impl ShapeSpec {
 
     /// Renders the shape, anti-aliased, on a `size`×`size` canvas.
     pub fn draw(&self, size: u32) -> RgbImage {
-        let mut pixmap = Pixmap::new(size, size).expect("canvas size must be positive");
+        let mut pixmap =
+            Pixmap::new(size, size).expect("canvas size must be positive");
         let [r, g, b] = self.background;
         pixmap.fill(tiny_skia::Color::from_rgba8(r, g, b, 255));
         self.paint_on(&mut pixmap);
@@ -137,8 +140,12 @@ impl ShapeSpec {
             Shape::Circle => PathBuilder::from_circle(cx, cy, 0.85 * r),
             Shape::Square => {
                 let half = 0.72 * r;
-                let square =
-                    tiny_skia::Rect::from_xywh(cx - half, cy - half, 2.0 * half, 2.0 * half)?;
+                let square = tiny_skia::Rect::from_xywh(
+                    cx - half,
+                    cy - half,
+                    2.0 * half,
+                    2.0 * half,
+                )?;
                 Some(PathBuilder::from_rect(square))
             }
             Shape::Triangle => polygon(cx, cy, &[r, r, r], -PI / 2.0),

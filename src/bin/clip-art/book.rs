@@ -32,7 +32,8 @@ pub struct BookFiguresArgs {
 
 pub fn book_figures(args: &BookFiguresArgs) -> anyhow::Result<()> {
     let out = &args.out;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create {}", out.display()))?;
     chapter_1(out)?;
     chapter_2(&args.training, out)?;
     chapters_3_and_4(&args.training, out)?;
@@ -86,11 +87,17 @@ fn chapter_5(out: &Path) -> anyhow::Result<()> {
     let size = clip.image_size() as u32;
     let batch = SceneBatch::draw(7, size, Split::Train, 5);
     let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
-    let images = l2_normalize(&clip.image_embeddings(&images_to_batch(&batch.images, &device)?)?)?;
+    let images = l2_normalize(
+        &clip.image_embeddings(&images_to_batch(&batch.images, &device)?)?,
+    )?;
     let texts = l2_normalize(&clip.text_embeddings(&captions)?)?;
     let similarity = texts.matmul(&images.t()?)?.to_vec2::<f32>()?;
     save(
-        &clip_art::viz::plot::similarity_matrix(&batch.images, &captions, &similarity)?,
+        &clip_art::viz::plot::similarity_matrix(
+            &batch.images,
+            &captions,
+            &similarity,
+        )?,
         &out.join("similarity.png"),
     )?;
 

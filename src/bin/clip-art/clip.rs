@@ -94,19 +94,22 @@ pub fn clip_report(args: &ClipReportArgs) -> anyhow::Result<()> {
         args.count
     );
     let model = mini_clips(&args.weights, &device::open(args.device)?)?;
-    let evaluation = clip_art::eval::clip::evaluate(model.as_ref(), args.count, args.seed)?;
+    let evaluation =
+        clip_art::eval::clip::evaluate(model.as_ref(), args.count, args.seed)?;
     println!("{}\n", evaluation.table());
     Ok(())
 }
 
 pub fn zero_shot(args: &ZeroShotArgs) -> anyhow::Result<()> {
-    let (model, template) = open_clip(&args.clip, &args.weights, &device::open(args.device)?)?;
+    let (model, template) =
+        open_clip(&args.clip, &args.weights, &device::open(args.device)?)?;
     let templates = if args.templates.is_empty() {
         vec![template.to_string()]
     } else {
         args.templates.clone()
     };
-    let ranking = rank_labels(model.as_ref(), &args.image, &args.labels, &templates)?;
+    let ranking =
+        rank_labels(model.as_ref(), &args.image, &args.labels, &templates)?;
     let truth = args
         .truth
         .clone()
@@ -147,7 +150,10 @@ pub fn open_clip(
 
 /// The shipped mini-CLIP, one saved by `train-clip`, or several of those
 /// guiding together.
-pub fn mini_clips(weights: &[PathBuf], device: &Device) -> anyhow::Result<Box<dyn Clip>> {
+pub fn mini_clips(
+    weights: &[PathBuf],
+    device: &Device,
+) -> anyhow::Result<Box<dyn Clip>> {
     Ok(match weights {
         [] => Box::new(MiniClip::shipped(device)?),
         [one] => Box::new(MiniClip::load(one, &mini::Config::default(), device)?),
@@ -162,8 +168,10 @@ pub fn mini_clips(weights: &[PathBuf], device: &Device) -> anyhow::Result<Box<dy
 
 #[cfg(feature = "hub")]
 fn open_from_hub(device: &Device) -> anyhow::Result<Box<dyn Clip>> {
-    let clip =
-        clip_art::clip::openai::vit::OpenAiClip::from_hub("openai/clip-vit-base-patch32", device)?;
+    let clip = clip_art::clip::openai::vit::OpenAiClip::from_hub(
+        "openai/clip-vit-base-patch32",
+        device,
+    )?;
     Ok(Box::new(clip))
 }
 
@@ -198,14 +206,15 @@ pub fn train_clip(args: &TrainClipArgs) -> anyhow::Result<()> {
     let cfg = mini::Config::default();
     let bar = progress_bar("mini-CLIP", train.steps);
     let start = std::time::Instant::now();
-    let (model, vars, reports) = mini::train(&cfg, train, &device, |step, report| {
-        bar.set_position(step as u64 + 1);
-        bar.set_message(format!(
-            "loss {:.3}, in-batch accuracy {:.0}%",
-            report.loss,
-            100.0 * report.accuracy
-        ));
-    })?;
+    let (model, vars, reports) =
+        mini::train(&cfg, train, &device, |step, report| {
+            bar.set_position(step as u64 + 1);
+            bar.set_message(format!(
+                "loss {:.3}, in-batch accuracy {:.0}%",
+                report.loss,
+                100.0 * report.accuracy
+            ));
+        })?;
     bar.finish();
     let seconds = start.elapsed().as_secs_f32();
     let stem = mini::file_stem(train.seed);
@@ -249,7 +258,8 @@ fn loss_plot(
 ) -> anyhow::Result<()> {
     let losses: Vec<f32> = reports.iter().map(|r| r.loss).collect();
     let accuracy: Vec<f32> = reports.iter().map(|r| r.accuracy).collect();
-    let (losses, accuracy) = (moving_average(&losses, 25), moving_average(&accuracy, 25));
+    let (losses, accuracy) =
+        (moving_average(&losses, 25), moving_average(&accuracy, 25));
     save(
         &line_chart(
             &format!(
@@ -280,8 +290,8 @@ fn rank_labels(
     labels: &[String],
     templates: &[String],
 ) -> anyhow::Result<Ranking> {
-    let image =
-        image::open(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    let image = image::open(path)
+        .with_context(|| format!("cannot read image {}", path.display()))?;
     let picture = clip.picture(&image)?;
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let templates: Vec<&str> = templates.iter().map(String::as_str).collect();

@@ -77,12 +77,19 @@ pub fn faces_report(args: &FacesReportArgs) -> anyhow::Result<()> {
 }
 
 /// The shipped models, or those saved by `train-faces` in `folder`.
-pub fn face_models(folder: Option<&Path>, device: &Device) -> anyhow::Result<(Autoencoder, Vae)> {
+pub fn face_models(
+    folder: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<(Autoencoder, Vae)> {
     let cfg = autoencoder::Config::default();
     Ok(match folder {
         None => (Autoencoder::shipped(device)?, Vae::shipped(device)?),
         Some(dir) => (
-            Autoencoder::load(&dir.join("faces-autoencoder.safetensors"), &cfg, device)?,
+            Autoencoder::load(
+                &dir.join("faces-autoencoder.safetensors"),
+                &cfg,
+                device,
+            )?,
             Vae::load(&dir.join("faces-vae.safetensors"), &cfg, device)?,
         ),
     })

@@ -148,8 +148,9 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         .init
         .as_deref()
         .map(|path| {
-            load_picture(path, size, &device)
-                .with_context(|| format!("cannot read --init picture {}", path.display()))
+            load_picture(path, size, &device).with_context(|| {
+                format!("cannot read --init picture {}", path.display())
+            })
         })
         .transpose()?;
     let guide = guide_for(
@@ -241,7 +242,8 @@ struct Run {
 }
 
 /// One step of any generator, as the progress bar and the GIF hear it.
-type OnStep<'a> = dyn FnMut(usize, usize, f32, &dyn Generator) -> ControlFlow<()> + 'a;
+type OnStep<'a> =
+    dyn FnMut(usize, usize, f32, &dyn Generator) -> ControlFlow<()> + 'a;
 
 /// Generates with a progress bar; Ctrl-C ends the run after the current step
 /// and the last frame is kept.
@@ -261,26 +263,30 @@ fn run(
     let frame_every = (settings.steps / 20).max(1);
     let mut frames = Vec::new();
     let started = Instant::now();
-    let mut on_step = |restart: usize, step: usize, loss: f32, generator: &dyn Generator| {
-        bar.set_position((restart * settings.steps + step + 1) as u64);
-        bar.set_message(format!("restart {}, loss {loss:.4}", restart + 1));
-        if args.gif.is_some() && step % frame_every == 0 {
-            if let Ok(frame) = snapshot(generator) {
-                frames.push(frame);
+    let mut on_step =
+        |restart: usize, step: usize, loss: f32, generator: &dyn Generator| {
+            bar.set_position((restart * settings.steps + step + 1) as u64);
+            bar.set_message(format!("restart {}, loss {loss:.4}", restart + 1));
+            if args.gif.is_some() && step % frame_every == 0 {
+                if let Ok(frame) = snapshot(generator) {
+                    frames.push(frame);
+                }
             }
-        }
-        if stop.load(Ordering::SeqCst) {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
+            if stop.load(Ordering::SeqCst) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
     let (picture, interrupted) = match args.generator {
-        GeneratorKind::Vq => run_vq(args, guide, settings, init, device, &mut on_step)?,
+        GeneratorKind::Vq => {
+            run_vq(args, guide, settings, init, device, &mut on_step)?
+        }
         kind => run_free(kind, guide, settings, init, size, device, &mut on_step)?,
     };
     bar.finish_and_clear();
-    let image = tensor_to_image(&picture.to_dtype(candle_core::DType::F32)?.get(0)?)?;
+    let image =
+        tensor_to_image(&picture.to_dtype(candle_core::DType::F32)?.get(0)?)?;
     Ok(Run {
         image,
         interrupted,
@@ -308,7 +314,12 @@ fn run_vq(
         Some(picture) if args.bank == BankKind::Random(0) => Start::Picture(picture),
         _ => {
             let size = vq::Config::default().image_size;
-            bank = Bank::new(args.bank, size, BANK_SEED.wrapping_add(args.seed), device)?;
+            bank = Bank::new(
+                args.bank,
+                size,
+                BANK_SEED.wrapping_add(args.seed),
+                device,
+            )?;
             Start::Bank(&bank)
         }
     };
@@ -330,7 +341,9 @@ fn run_free(
 ) -> anyhow::Result<(Tensor, bool)> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
     let generator: Box<dyn Generator> = match (kind, init) {
-        (GeneratorKind::Pixels, Some(picture)) => Box::new(RawPixels::from_picture(picture)?),
+        (GeneratorKind::Pixels, Some(picture)) => {
+            Box::new(RawPixels::from_picture(picture)?)
+        }
         (_, Some(_)) => anyhow::bail!("--init works with --generator vq or pixels"),
         (kind, None) => kind.fresh(size, &mut rng, device)?,
     };
@@ -440,7 +453,11 @@ fn image_prompt(
 }
 
 /// A picture file as `[1, 3, size, size]` in [0, 1].
-fn load_picture(path: &Path, size: usize, device: &Device) -> anyhow::Result<Tensor> {
+fn load_picture(
+    path: &Path,
+    size: usize,
+    device: &Device,
+) -> anyhow::Result<Tensor> {
     let image = image::open(path)?.to_rgb8();
     let image = image::imageops::resize(
         &image,

@@ -12,10 +12,11 @@ use clip_art::viz::picture::{Picture, write_atomically};
 
 /// A bar of `steps` steps named `name`, with the elapsed time and a message.
 pub fn progress_bar(name: &str, steps: usize) -> ProgressBar {
-    let style =
-        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps, {elapsed} {msg}")
-            .expect("a valid template")
-            .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{prefix:>12} [{bar:30}] {pos}/{len} steps, {elapsed} {msg}",
+    )
+    .expect("a valid template")
+    .progress_chars("=> ");
     let bar = ProgressBar::new(steps as u64)
         .with_style(style)
         .with_prefix(name.to_string());

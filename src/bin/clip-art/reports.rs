@@ -108,11 +108,13 @@ pub fn generate_report(args: &GenerateReportArgs) -> anyhow::Result<()> {
 pub fn edit_report(args: &EditReportArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.count > 0, "--count must be positive");
     let out = &args.out;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create {}", out.display()))?;
     let device = device::open(args.device)?;
     let clip = shipped_ensemble(&device)?;
     let vq = VqModel::shipped(&device)?;
-    let report = measure_editing(&clip, &vq, args.count, args.seed, &Bars::default())?;
+    let report =
+        measure_editing(&clip, &vq, args.count, args.seed, &Bars::default())?;
     save(
         &Picture::grid(&report.edits, 8)?.scaled(2),
         &out.join("edits.png"),

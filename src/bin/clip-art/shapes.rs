@@ -85,23 +85,26 @@ pub fn train_shapes(args: &TrainShapesArgs) -> anyhow::Result<()> {
 }
 
 /// Trains both classifiers with a progress bar each (the loss in the message).
-pub fn train_with_progress(args: &TrainingArgs) -> anyhow::Result<(ExperimentReport, TrainConfig)> {
+pub fn train_with_progress(
+    args: &TrainingArgs,
+) -> anyhow::Result<(ExperimentReport, TrainConfig)> {
     let (cfg, train) = args.configs()?;
     let device = device::open(args.device)?;
     let bars = MultiProgress::new();
     let scratch_bar = bars.add(progress_bar("scratch", train.steps));
     let candle_bar = bars.add(progress_bar("candle", train.steps));
-    let report = run_experiment(&cfg, &train, args.test_images, &device, |which, step| {
-        let bar = if which == "scratch" {
-            &scratch_bar
-        } else {
-            &candle_bar
-        };
-        bar.set_position(step.step as u64 + 1);
-        if step.step % 20 == 0 {
-            bar.set_message(format!("loss {:.3}", step.loss));
-        }
-    })?;
+    let report =
+        run_experiment(&cfg, &train, args.test_images, &device, |which, step| {
+            let bar = if which == "scratch" {
+                &scratch_bar
+            } else {
+                &candle_bar
+            };
+            bar.set_position(step.step as u64 + 1);
+            if step.step % 20 == 0 {
+                bar.set_message(format!("loss {:.3}", step.loss));
+            }
+        })?;
     scratch_bar.finish();
     candle_bar.finish();
     Ok((report, train))

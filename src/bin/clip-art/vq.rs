@@ -74,7 +74,8 @@ pub fn train_vq(args: &TrainVqArgs) -> anyhow::Result<()> {
     let record = training_record(&cfg, train, seconds, &quality.to_string());
     write_text(&weights.join("scenes-vq-training.md"), &record)?;
     println!("{record}");
-    let losses = moving_average(&reports.iter().map(|r| r.loss).collect::<Vec<_>>(), 25);
+    let losses =
+        moving_average(&reports.iter().map(|r| r.loss).collect::<Vec<_>>(), 25);
     save(
         &line_chart(
             "VQ autoencoder: reconstruction + codebook + commitment loss",

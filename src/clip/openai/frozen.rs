@@ -92,7 +92,10 @@ fn attach(
     name: &'static str,
     input: &Tensor,
     output: Tensor,
-    backward: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor> + Send + Sync + 'static,
+    backward: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor>
+    + Send
+    + Sync
+    + 'static,
 ) -> Result<Tensor> {
     // Weights held as `Var`s would otherwise make the output a node of
     // the graph that no gradient reaches.
@@ -140,7 +143,12 @@ impl Linear {
     }
 
     /// Loads `weight` `[out, in]` and, if asked, `bias` `[out]`, as `candle_nn::linear` does.
-    pub fn load(vb: VarBuilder, inputs: usize, outputs: usize, bias: bool) -> Result<Linear> {
+    pub fn load(
+        vb: VarBuilder,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+    ) -> Result<Linear> {
         let weight = vb.get((outputs, inputs), "weight")?;
         let bias = if bias {
             Some(vb.get(outputs, "bias")?)
@@ -172,7 +180,11 @@ impl Linear {
 }
 
 /// Σ xᵢ · mᵢ (+ bias), each xᵢ `[…, k]` and each mᵢ `[k, n]`: `[…, n]`.
-fn times_sum(terms: &[(&Tensor, &Tensor)], bias: Option<&Tensor>, cpu: bool) -> Result<Tensor> {
+fn times_sum(
+    terms: &[(&Tensor, &Tensor)],
+    bias: Option<&Tensor>,
+    cpu: bool,
+) -> Result<Tensor> {
     let (k, n) = terms[0].1.dims2()?;
     let x = terms[0].0;
     for (term, matrix) in terms {
@@ -228,7 +240,12 @@ fn times_sum(terms: &[(&Tensor, &Tensor)], bias: Option<&Tensor>, cpu: bool) -> 
 
 /// LayerNorm over the last dimension (see [`layer_norm_ops`]), with the
 /// CPU kernels where they apply.
-pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+pub fn layer_norm(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
     if kernels::take(x) {
         layer_norm_cpu(x, weight, bias, eps)
     } else {
@@ -240,7 +257,12 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
 /// LayerNorm over the last dimension: x̂ = (x − mean) / √(var + ε), then
 /// x̂ · weight + bias. Backward, with g = (gradient at the output) · weight:
 /// the gradient at x is (g − mean(g) − x̂ · mean(g · x̂)) / √(var + ε).
-fn layer_norm_ops(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+fn layer_norm_ops(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
     let detached = x.detach();
     let centred = detached.broadcast_sub(&detached.mean_keepdim(D::Minus1)?)?;
     let inverse_std = (centred.sqr()?.mean_keepdim(D::Minus1)? + eps)?
@@ -260,7 +282,12 @@ fn layer_norm_ops(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
 // ANCHOR_END: layer_norm
 
 /// [`layer_norm`] with the CPU kernels: one pass over each row each way.
-fn layer_norm_cpu(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+fn layer_norm_cpu(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
     let width = x.dim(D::Minus1)?;
     if weight.dims() != [width] || bias.dims() != [width] {
         candle_core::bail!(
@@ -335,7 +362,8 @@ impl Activation {
             // Φ(x) + x·φ(x)
             Activation::Gelu => {
                 let cdf = ((x / 2f64.sqrt())?.erf()? + 1.0)? * 0.5;
-                let density = (x.sqr()? * -0.5)?.exp()? / (2.0 * std::f64::consts::PI).sqrt();
+                let density =
+                    (x.sqr()? * -0.5)?.exp()? / (2.0 * std::f64::consts::PI).sqrt();
                 grad * (cdf? + (x * density?)?)?
             }
         }
@@ -348,7 +376,8 @@ impl Activation {
 fn quick_gelu_cpu(x: &Tensor, grad: Option<&Tensor>) -> Result<Tensor> {
     let x = x.contiguous()?;
     let grad = grad.map(|g| g.contiguous()).transpose()?;
-    let (values, grad) = (Values::of(&x)?, grad.as_ref().map(Values::of).transpose()?);
+    let (values, grad) =
+        (Values::of(&x)?, grad.as_ref().map(Values::of).transpose()?);
     with_element!(x.dtype(), T => Tensor::from_vec(
         kernels::quick_gelu::<T>(values.get()?, grad.as_ref().map(|g| g.get()).transpose()?),
         x.shape(),
@@ -405,7 +434,13 @@ pub struct Attention {
 }
 
 impl Attention {
-    pub fn new(q: Linear, k: Linear, v: Linear, out: Linear, heads: usize) -> Attention {
+    pub fn new(
+        q: Linear,
+        k: Linear,
+        v: Linear,
+        out: Linear,
+        heads: usize,
+    ) -> Attention {
         Attention {
             q,
             k,
@@ -419,7 +454,12 @@ impl Attention {
     /// text). The outputs of the first `queries` tokens alone (all n of them,
     /// or fewer), `[b, queries, d]`; every token is still a key and a value.
     /// The vision tower's last layer needs only its class token's output.
-    pub fn forward(&self, x: &Tensor, queries: usize, mask: Option<&Tensor>) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        queries: usize,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let (_, n, d) = x.dims3()?;
         if d % self.heads != 0 || queries == 0 || queries > n {
             candle_core::bail!(
@@ -442,7 +482,12 @@ impl Attention {
 
     // ANCHOR: attention
     /// With candle ops, on every device.
-    fn forward_ops(&self, x: &Tensor, queries: usize, mask: Option<&Tensor>) -> Result<Tensor> {
+    fn forward_ops(
+        &self,
+        x: &Tensor,
+        queries: usize,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let (b, n, d) = x.dims3()?;
         let (heads, size) = (self.heads, d / self.heads);
         let scale = (size as f64).powf(-0.5);
@@ -464,7 +509,8 @@ impl Attention {
         }
         let p = candle_nn::ops::softmax_last_dim(&scores)?;
         let y = self.out.product(&merge(&p.matmul(&v)?)?, false)?;
-        let weights = [&self.q, &self.k, &self.v, &self.out].map(|l| l.weight.clone());
+        let weights =
+            [&self.q, &self.k, &self.v, &self.out].map(|l| l.weight.clone());
         attach("frozen-attention", x, y, move |_, _, grad| {
             let [wq, wk, wv, wout] = &weights;
             let at_mixed = split(&times_sum(&[(grad, wout)], None, false)?)?;
@@ -485,7 +531,12 @@ impl Attention {
 
     /// [`Attention::forward_ops`] with the CPU kernels: the heads are read
     /// and written where they lie in q, k, v and the output, with no copies.
-    fn forward_cpu(&self, x: &Tensor, queries: usize, mask: Option<&Tensor>) -> Result<Tensor> {
+    fn forward_cpu(
+        &self,
+        x: &Tensor,
+        queries: usize,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let (batch, tokens, d) = x.dims3()?;
         let shape = kernels::Heads {
             batch,
@@ -516,12 +567,14 @@ impl Attention {
             })
         };
         let y = self.out.product(&mixed, true)?;
-        let weights = [&self.q, &self.k, &self.v, &self.out].map(|l| l.weight.clone());
+        let weights =
+            [&self.q, &self.k, &self.v, &self.out].map(|l| l.weight.clone());
         attach("frozen-attention", x, y, move |_, _, grad| {
             let [wq, wk, wv, wout] = &weights;
             let at_mixed = times_sum(&[(grad, wout)], None, true)?;
             let [at_q, at_k, at_v] = {
-                let (qs, ks, vs) = (Values::of(&q)?, Values::of(&k)?, Values::of(&v)?);
+                let (qs, ks, vs) =
+                    (Values::of(&q)?, Values::of(&k)?, Values::of(&v)?);
                 let (ps, gs) = (Values::of(&p)?, Values::of(&at_mixed)?);
                 with_element!(grad.dtype(), T => {
                     let scale = <T as candle_core::WithDType>::from_f64(scale);
@@ -608,7 +661,10 @@ mod tests {
                 agree(
                     &[2, 3, 7],
                     1e-9,
-                    |x| Linear::new(weight.clone(), Some(bias.clone()))?.forward_with(x, cpu),
+                    |x| {
+                        Linear::new(weight.clone(), Some(bias.clone()))?
+                            .forward_with(x, cpu)
+                    },
                     |x| candle_core::Module::forward(&layer, x),
                 );
                 agree(
@@ -641,7 +697,8 @@ mod tests {
         let norm = error(layer_norm(&x, &random(&[5], 4), &random(&[5], 5), 1e-5));
         assert!(norm.contains("[5]") && norm.contains("[2, 3, 6]"), "{norm}");
         let linear = |i| Linear::new(random(&[6, 6], i), None).unwrap();
-        let attention = Attention::new(linear(6), linear(7), linear(8), linear(9), 2);
+        let attention =
+            Attention::new(linear(6), linear(7), linear(8), linear(9), 2);
         let mask = error(attention.forward(&x, 3, Some(&random(&[2, 3], 10))));
         assert!(
             mask.contains("[2, 3]") && mask.contains("3 tokens"),
@@ -707,7 +764,9 @@ mod tests {
                     use candle_core::Module;
                     let h = plain_linear(&w1, &b1).forward(x)?;
                     let h = match activation {
-                        Activation::QuickGelu => (&h * candle_nn::ops::sigmoid(&(&h * 1.702)?)?)?,
+                        Activation::QuickGelu => {
+                            (&h * candle_nn::ops::sigmoid(&(&h * 1.702)?)?)?
+                        }
                         Activation::Gelu => h.gelu_erf()?,
                     };
                     plain_linear(&w2, &b2).forward(&h)
@@ -744,8 +803,11 @@ mod tests {
         let parts: Vec<(Tensor, Tensor)> = (0..4)
             .map(|i| (random(&[d, d], 10 + i), random(&[d], 20 + i)))
             .collect();
-        let linear = |i: usize| Linear::new(parts[i].0.clone(), Some(parts[i].1.clone())).unwrap();
-        let attention = Attention::new(linear(0), linear(1), linear(2), linear(3), heads);
+        let linear = |i: usize| {
+            Linear::new(parts[i].0.clone(), Some(parts[i].1.clone())).unwrap()
+        };
+        let attention =
+            Attention::new(linear(0), linear(1), linear(2), linear(3), heads);
         let causal: Vec<f64> = (0..n * n)
             .map(|k| if k % n > k / n { -1e9 } else { 0.0 })
             .collect();
@@ -762,8 +824,9 @@ mod tests {
                 |x| path(&attention, x, queries, mask),
                 |x| {
                     use candle_core::Module;
-                    let project =
-                        |i: usize, x: &Tensor| plain_linear(&parts[i].0, &parts[i].1).forward(x);
+                    let project = |i: usize, x: &Tensor| {
+                        plain_linear(&parts[i].0, &parts[i].1).forward(x)
+                    };
                     let split = |t: Tensor| {
                         t.reshape((b, n, heads, d / heads))?
                             .transpose(1, 2)?

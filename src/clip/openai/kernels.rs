@@ -12,7 +12,9 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 /// The floats the kernels take.
-pub trait Element: num_traits::Float + num_traits::NumAssign + WithDType + Send + Sync {
+pub trait Element:
+    num_traits::Float + num_traits::NumAssign + WithDType + Send + Sync
+{
     /// eˣ for the loops of softmax and QuickGELU.
     fn exp_in_loop(self) -> Self;
 }
@@ -75,8 +77,13 @@ impl<'a> Values<'a> {
 
     pub fn get<T: Element>(&self) -> Result<&[T]> {
         match &*self.0 {
-            Storage::Cpu(cpu) => Ok(&T::cpu_storage_as_slice(cpu)?[self.1.0..self.1.1]),
-            other => candle_core::bail!("the CPU kernels got a tensor on {:?}", other.device()),
+            Storage::Cpu(cpu) => {
+                Ok(&T::cpu_storage_as_slice(cpu)?[self.1.0..self.1.1])
+            }
+            other => candle_core::bail!(
+                "the CPU kernels got a tensor on {:?}",
+                other.device()
+            ),
         }
     }
 }
@@ -93,7 +100,9 @@ macro_rules! with_element {
                 type $t = f64;
                 $body
             }
-            other => candle_core::bail!("the CPU kernels take f32 or f64, not {other:?}"),
+            other => {
+                candle_core::bail!("the CPU kernels take f32 or f64, not {other:?}")
+            }
         }
     };
 }
@@ -296,7 +305,10 @@ impl Heads {
         let asking = self.batch * self.queries * self.width();
         let all = self.batch * self.tokens * self.width();
         assert!(
-            q.len() == asking && k.len() == all && v.len() == all && self.queries <= self.tokens,
+            q.len() == asking
+                && k.len() == all
+                && v.len() == all
+                && self.queries <= self.tokens,
             "attention of {} queries over {} tokens got q, k, v of {}, {}, {} values",
             self.queries,
             self.tokens,
@@ -313,16 +325,28 @@ impl Heads {
     }
 
     /// Where head `h` of sequence `i` starts in a `[batch, rows, width]` buffer.
-    fn head_at<T>(self, buffer: Shared<T>, rows: usize, i: usize, h: usize) -> *mut T {
+    fn head_at<T>(
+        self,
+        buffer: Shared<T>,
+        rows: usize,
+        i: usize,
+        h: usize,
+    ) -> *mut T {
         buffer.at(i * rows * self.width() + h * self.size)
     }
 
     /// Runs `f(sequence, head, its [queries, tokens] block of p)` for every
     /// head of every sequence, side by side.
-    fn each<T: Element>(self, p: &mut [T], f: impl Fn(usize, usize, &mut [T]) + Sync) {
+    fn each<T: Element>(
+        self,
+        p: &mut [T],
+        f: impl Fn(usize, usize, &mut [T]) + Sync,
+    ) {
         p.par_chunks_mut(self.queries * self.tokens)
             .enumerate()
-            .for_each(|(item, block)| f(item / self.heads, item % self.heads, block));
+            .for_each(|(item, block)| {
+                f(item / self.heads, item % self.heads, block)
+            });
     }
 }
 
@@ -548,7 +572,8 @@ pub fn layer_norm_backward<T: Element>(
         .zip(inverse_std.par_iter())
         .with_min_len(32)
         .for_each(|(((at_x, grad), normalised), &inverse_std)| {
-            let (mut lanes_g, mut lanes_along) = ([T::zero(); LANES], [T::zero(); LANES]);
+            let (mut lanes_g, mut lanes_along) =
+                ([T::zero(); LANES], [T::zero(); LANES]);
             for ((g, w), n) in grad
                 .chunks(LANES)
                 .zip(weight.chunks(LANES))
@@ -559,9 +584,13 @@ pub fn layer_norm_backward<T: Element>(
                     lanes_along[lane] += g * w * n;
                 }
             }
-            let total = |lanes: [T; LANES]| lanes.into_iter().fold(T::zero(), |s, l| s + l);
-            let (mean_g, along) = (total(lanes_g) / count, total(lanes_along) / count);
-            for (((a, &g), &w), &n) in at_x.iter_mut().zip(grad).zip(weight).zip(normalised) {
+            let total =
+                |lanes: [T; LANES]| lanes.into_iter().fold(T::zero(), |s, l| s + l);
+            let (mean_g, along) =
+                (total(lanes_g) / count, total(lanes_along) / count);
+            for (((a, &g), &w), &n) in
+                at_x.iter_mut().zip(grad).zip(weight).zip(normalised)
+            {
                 *a = (g * w - mean_g - n * along) * inverse_std;
             }
         });

@@ -79,12 +79,13 @@ pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
         current = RgbImage::from_fn(width, current.height(), |x, y| {
             let (first, weights) = &coeffs[x as usize];
             image::Rgb(std::array::from_fn(|c| {
-                let sum = weights
-                    .iter()
-                    .enumerate()
-                    .fold(1i64 << (PRECISION_BITS - 1), |s, (k, w)| {
-                        s + i64::from(current.get_pixel((first + k) as u32, y)[c]) * w
-                    });
+                let sum = weights.iter().enumerate().fold(
+                    1i64 << (PRECISION_BITS - 1),
+                    |s, (k, w)| {
+                        s + i64::from(current.get_pixel((first + k) as u32, y)[c])
+                            * w
+                    },
+                );
                 to_byte(sum)
             }))
         });
@@ -94,12 +95,13 @@ pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
         current = RgbImage::from_fn(width, height, |x, y| {
             let (first, weights) = &coeffs[y as usize];
             image::Rgb(std::array::from_fn(|c| {
-                let sum = weights
-                    .iter()
-                    .enumerate()
-                    .fold(1i64 << (PRECISION_BITS - 1), |s, (k, w)| {
-                        s + i64::from(current.get_pixel(x, (first + k) as u32)[c]) * w
-                    });
+                let sum = weights.iter().enumerate().fold(
+                    1i64 << (PRECISION_BITS - 1),
+                    |s, (k, w)| {
+                        s + i64::from(current.get_pixel(x, (first + k) as u32)[c])
+                            * w
+                    },
+                );
                 to_byte(sum)
             }))
         });
@@ -118,8 +120,10 @@ pub fn resize_and_crop(image: &RgbImage, size: u32) -> RgbImage {
     };
     let resized = resize_bicubic(image, new_w, new_h);
     // torchvision rounds half to even: int(round((h - size) / 2.0)).
-    let offset = |total: u32| (f64::from(total - size) / 2.0).round_ties_even() as u32;
-    image::imageops::crop_imm(&resized, offset(new_w), offset(new_h), size, size).to_image()
+    let offset =
+        |total: u32| (f64::from(total - size) / 2.0).round_ties_even() as u32;
+    image::imageops::crop_imm(&resized, offset(new_w), offset(new_h), size, size)
+        .to_image()
 }
 
 /// Pictures `[n, 3, s, s]` in [0, 1] → CLIP's normalised input: (x − mean) / std
@@ -136,8 +140,13 @@ pub fn normalise(pictures: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 /// A picture file's pixels as CLIP sees them before normalisation: `[1, 3, s, s]`.
-pub fn picture_tensor(image: &RgbImage, size: u32, device: &Device) -> candle_core::Result<Tensor> {
-    crate::basics::pixels::image_to_tensor(&resize_and_crop(image, size), device)?.unsqueeze(0)
+pub fn picture_tensor(
+    image: &RgbImage,
+    size: u32,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    crate::basics::pixels::image_to_tensor(&resize_and_crop(image, size), device)?
+        .unsqueeze(0)
 }
 
 #[cfg(test)]
@@ -149,7 +158,9 @@ mod tests {
         for (input, output) in [(300, 224), (224, 100), (50, 224)] {
             for (_, weights) in coefficients(input, output) {
                 let total: i64 = weights.iter().sum();
-                assert!((total - (1 << PRECISION_BITS)).abs() <= weights.len() as i64);
+                assert!(
+                    (total - (1 << PRECISION_BITS)).abs() <= weights.len() as i64
+                );
             }
         }
         // Shrinking 3× mixes ~12 inputs per output; enlarging mixes 4.
@@ -163,7 +174,9 @@ mod tests {
         let out = resize_and_crop(&flat, 24);
         assert_eq!(out.dimensions(), (24, 24));
         assert!(out.pixels().all(|p| p.0 == [200, 10, 77]));
-        let noise = RgbImage::from_fn(16, 16, |x, y| image::Rgb([(x * 13 + y * 7) as u8; 3]));
+        let noise = RgbImage::from_fn(16, 16, |x, y| {
+            image::Rgb([(x * 13 + y * 7) as u8; 3])
+        });
         assert_eq!(resize_bicubic(&noise, 16, 16), noise);
     }
 

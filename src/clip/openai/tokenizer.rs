@@ -143,7 +143,8 @@ impl Tokenizer {
     /// skipped, then one merge `left right` a line, the first 48894 used.
     fn from_merges_text(text: &str, origin: &str) -> Result<Self, TokenizerError> {
         let byte_symbols = byte_symbols();
-        let byte_of: HashMap<char, u8> = byte_symbols.iter().map(|&(b, c)| (c, b)).collect();
+        let byte_of: HashMap<char, u8> =
+            byte_symbols.iter().map(|&(b, c)| (c, b)).collect();
         let bad_merge = |index: usize, line: &str| TokenizerError::BadMerge {
             origin: origin.to_string(),
             line: index + 2,
@@ -158,7 +159,8 @@ impl Tokenizer {
                 needed: MERGES,
             });
         }
-        let in_alphabet = |symbol: &str| symbol.chars().all(|c| byte_of.contains_key(&c));
+        let in_alphabet =
+            |symbol: &str| symbol.chars().all(|c| byte_of.contains_key(&c));
         let mut pairs = Vec::with_capacity(MERGES);
         for (index, line) in lines.iter().enumerate() {
             let symbols: Vec<&str> = line.split_whitespace().collect();
@@ -172,7 +174,8 @@ impl Tokenizer {
 
         // OpenAI's order: byte symbols, their end-of-word forms, one token per
         // merge, then the start and end tokens.
-        let mut vocab: Vec<String> = byte_symbols.iter().map(|(_, c)| c.to_string()).collect();
+        let mut vocab: Vec<String> =
+            byte_symbols.iter().map(|(_, c)| c.to_string()).collect();
         vocab.extend(byte_symbols.iter().map(|(_, c)| format!("{c}</w>")));
         vocab.extend(pairs.iter().map(|(left, right)| format!("{left}{right}")));
         vocab.extend(["<|startoftext|>".to_string(), "<|endoftext|>".to_string()]);
@@ -253,7 +256,8 @@ impl Tokenizer {
     /// as the end of a word, and merge the lowest-ranked adjacent pair (every
     /// occurrence, left to right) until no pair has a merge.
     fn bpe(&self, piece: &str) -> Vec<u32> {
-        let mut word: Vec<u32> = piece.bytes().map(|b| self.byte_ids[b as usize]).collect();
+        let mut word: Vec<u32> =
+            piece.bytes().map(|b| self.byte_ids[b as usize]).collect();
         if let Some(last) = word.last_mut() {
             *last += END_OF_WORD;
         }
@@ -298,7 +302,11 @@ impl Tokenizer {
     /// The text encoder's input: `[START, ids…, END]` padded with zeros to
     /// [`Self::CONTEXT`] tokens (OpenAI's `clip.tokenize`). A text too long
     /// for it is an error, unless `truncate`: then it is cut and ends with END.
-    pub fn tokenize(&self, text: &str, truncate: bool) -> Result<Vec<u32>, TokenizerError> {
+    pub fn tokenize(
+        &self,
+        text: &str,
+        truncate: bool,
+    ) -> Result<Vec<u32>, TokenizerError> {
         let mut tokens = vec![Self::START];
         tokens.extend(self.encode(text));
         tokens.push(Self::END);
@@ -378,8 +386,9 @@ fn byte_symbols() -> Vec<(u8, char)> {
 /// deterministic, see `fix_text` here), HTML entities decoded
 /// twice, whitespace runs made one space, trimmed, lower case.
 pub fn clean_text(text: &str) -> String {
-    static WHITESPACE: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\s+").expect("the whitespace pattern is valid"));
+    static WHITESPACE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\s+").expect("the whitespace pattern is valid")
+    });
     let text = html_unescape(&html_unescape(&fix_text(text)));
     WHITESPACE
         .replace_all(text.trim(), " ")
@@ -415,7 +424,8 @@ fn fix_text(text: &str) -> String {
 /// One line of [`fix_text`].
 fn fix_line(line: &str, unescape: bool) -> String {
     static TERMINAL_ESCAPE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\x1b\[(?:\d|;)*[a-zA-Z]").expect("the terminal escape pattern is valid")
+        Regex::new(r"\x1b\[(?:\d|;)*[a-zA-Z]")
+            .expect("the terminal escape pattern is valid")
     });
     let mut text = line.to_string();
     loop {
@@ -471,9 +481,9 @@ fn map_chars(text: &str, rewrite: impl Fn(char, &mut String)) -> String {
 /// the Latin-1 control they are.
 fn windows_1252(byte: u32) -> char {
     const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
-        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
-        'ž', 'Ÿ',
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ',
+        '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜',
+        '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
     ];
     HIGH[(byte - 0x80) as usize]
 }
@@ -532,7 +542,9 @@ fn ftfy_unescape_html(text: &str) -> String {
             let lower = name.to_ascii_lowercase();
             let capitals_only = !name.bytes().any(|b| b.is_ascii_lowercase());
             match named_entity(&lower) {
-                Some(value) if capitals_only && by_python == entity => value.to_uppercase(),
+                Some(value) if capitals_only && by_python == entity => {
+                    value.to_uppercase()
+                }
                 _ => entity.to_string(),
             }
         })
@@ -637,17 +649,18 @@ const TWO_CODE_POINT_ENTITIES: [(char, &str); 8] = [
 
 /// The entities HTML5 also reads without their `;`.
 const LEGACY_ENTITIES: [&str; 106] = [
-    "AElig", "AMP", "Aacute", "Acirc", "Agrave", "Aring", "Atilde", "Auml", "COPY", "Ccedil",
-    "ETH", "Eacute", "Ecirc", "Egrave", "Euml", "GT", "Iacute", "Icirc", "Igrave", "Iuml", "LT",
-    "Ntilde", "Oacute", "Ocirc", "Ograve", "Oslash", "Otilde", "Ouml", "QUOT", "REG", "THORN",
-    "Uacute", "Ucirc", "Ugrave", "Uuml", "Yacute", "aacute", "acirc", "acute", "aelig", "agrave",
-    "amp", "aring", "atilde", "auml", "brvbar", "ccedil", "cedil", "cent", "copy", "curren", "deg",
-    "divide", "eacute", "ecirc", "egrave", "eth", "euml", "frac12", "frac14", "frac34", "gt",
-    "iacute", "icirc", "iexcl", "igrave", "iquest", "iuml", "laquo", "lt", "macr", "micro",
-    "middot", "nbsp", "not", "ntilde", "oacute", "ocirc", "ograve", "ordf", "ordm", "oslash",
-    "otilde", "ouml", "para", "plusmn", "pound", "quot", "raquo", "reg", "sect", "shy", "sup1",
-    "sup2", "sup3", "szlig", "thorn", "times", "uacute", "ucirc", "ugrave", "uml", "uuml",
-    "yacute", "yen", "yuml",
+    "AElig", "AMP", "Aacute", "Acirc", "Agrave", "Aring", "Atilde", "Auml", "COPY",
+    "Ccedil", "ETH", "Eacute", "Ecirc", "Egrave", "Euml", "GT", "Iacute", "Icirc",
+    "Igrave", "Iuml", "LT", "Ntilde", "Oacute", "Ocirc", "Ograve", "Oslash",
+    "Otilde", "Ouml", "QUOT", "REG", "THORN", "Uacute", "Ucirc", "Ugrave", "Uuml",
+    "Yacute", "aacute", "acirc", "acute", "aelig", "agrave", "amp", "aring",
+    "atilde", "auml", "brvbar", "ccedil", "cedil", "cent", "copy", "curren", "deg",
+    "divide", "eacute", "ecirc", "egrave", "eth", "euml", "frac12", "frac14",
+    "frac34", "gt", "iacute", "icirc", "iexcl", "igrave", "iquest", "iuml", "laquo",
+    "lt", "macr", "micro", "middot", "nbsp", "not", "ntilde", "oacute", "ocirc",
+    "ograve", "ordf", "ordm", "oslash", "otilde", "ouml", "para", "plusmn", "pound",
+    "quot", "raquo", "reg", "sect", "shy", "sup1", "sup2", "sup3", "szlig", "thorn",
+    "times", "uacute", "ucirc", "ugrave", "uml", "uuml", "yacute", "yen", "yuml",
 ];
 
 #[cfg(test)]
@@ -666,15 +679,18 @@ mod tests {
     }
 
     fn toy_tokenizer(toy: &[&str]) -> Tokenizer {
-        Tokenizer::from_merges_text(&merges_text(toy), "toy").expect("toy merges load")
+        Tokenizer::from_merges_text(&merges_text(toy), "toy")
+            .expect("toy merges load")
     }
 
     #[test]
     fn byte_symbols_are_a_bijection_of_256() {
         let symbols = byte_symbols();
         assert_eq!(symbols.len(), 256);
-        let bytes: std::collections::HashSet<u8> = symbols.iter().map(|&(b, _)| b).collect();
-        let chars: std::collections::HashSet<char> = symbols.iter().map(|&(_, c)| c).collect();
+        let bytes: std::collections::HashSet<u8> =
+            symbols.iter().map(|&(b, _)| b).collect();
+        let chars: std::collections::HashSet<char> =
+            symbols.iter().map(|&(_, c)| c).collect();
         assert_eq!((bytes.len(), chars.len()), (256, 256));
         // Printable bytes first and as themselves; then NUL → Ā, space → Ġ.
         assert_eq!(symbols[0], (b'!', '!'));
@@ -797,12 +813,14 @@ mod tests {
             Ok(_) => panic!("a bad vocabulary loaded"),
             Err(error) => error.to_string(),
         };
-        assert!(message(Tokenizer::from_gz_bytes(b"plain text")).contains("not valid gzip"));
-        let short = Tokenizer::from_merges_text("#version\na b\nc d", "short.txt");
         assert!(
-            message(short)
-                .contains("short.txt has 2 merges lines after its first line; CLIP needs 48894")
+            message(Tokenizer::from_gz_bytes(b"plain text"))
+                .contains("not valid gzip")
         );
+        let short = Tokenizer::from_merges_text("#version\na b\nc d", "short.txt");
+        assert!(message(short).contains(
+            "short.txt has 2 merges lines after its first line; CLIP needs 48894"
+        ));
         let bad = message(Tokenizer::from_merges_text(
             &merges_text(&["a b c"]),
             "bad.txt",
@@ -814,7 +832,8 @@ mod tests {
             "outside.txt",
         ));
         assert!(outside.contains("outside.txt, line 2"), "{outside}");
-        let missing = message(Tokenizer::from_file(Path::new("no/such/vocab.txt.gz")));
+        let missing =
+            message(Tokenizer::from_file(Path::new("no/such/vocab.txt.gz")));
         assert!(missing.contains("no/such/vocab.txt.gz"), "{missing}");
     }
 

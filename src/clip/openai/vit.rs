@@ -82,8 +82,9 @@ impl ClipConfig {
 
     /// Reads a Hugging Face `config.json`.
     pub fn from_file(path: &Path) -> anyhow::Result<ClipConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read CLIP config {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("cannot read CLIP config {}", path.display())
+        })?;
         serde_json::from_str(&text)
             .with_context(|| format!("{} is not a CLIP config.json", path.display()))
     }
@@ -152,9 +153,9 @@ impl Block {
         tokens: usize,
         mask: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
-        let attended = self
-            .attention
-            .forward(&self.layer_norm1.forward(x)?, tokens, mask)?;
+        let attended =
+            self.attention
+                .forward(&self.layer_norm1.forward(x)?, tokens, mask)?;
         let x = (x.narrow(1, 0, tokens)? + attended)?;
         &x + self.mlp.forward(&self.layer_norm2.forward(&x)?)?
     }
@@ -213,7 +214,11 @@ impl TextTransformer {
                 .pp("position_embedding")
                 .get((cfg.max_position_embeddings, d), "weight")?,
             encoder: Encoder::new(vb.pp("encoder"), cfg)?,
-            final_layer_norm: LayerNorm::new(vb.pp("final_layer_norm"), d, cfg.layer_norm_eps)?,
+            final_layer_norm: LayerNorm::new(
+                vb.pp("final_layer_norm"),
+                d,
+                cfg.layer_norm_eps,
+            )?,
         })
     }
 
@@ -230,10 +235,13 @@ impl TextTransformer {
         let mask: Vec<f32> = (0..n * n)
             .map(|k| if k % n > k / n { -1e9 } else { 0.0 })
             .collect();
-        let mask = Tensor::from_vec(mask, (n, n), ids.device())?.to_dtype(x.dtype())?;
-        let x = self
-            .final_layer_norm
-            .forward(&self.encoder.forward(&x, n, Some(&mask))?)?;
+        let mask =
+            Tensor::from_vec(mask, (n, n), ids.device())?.to_dtype(x.dtype())?;
+        let x = self.final_layer_norm.forward(&self.encoder.forward(
+            &x,
+            n,
+            Some(&mask),
+        )?)?;
         let ends = ids.argmax(1)?.to_vec1::<u32>()?;
         let rows = (0..b)
             .map(|row| x.get(row)?.get(ends[row] as usize))
@@ -286,12 +294,14 @@ impl VisionTransformer {
         let (b, _, h, w) = pixels.dims4()?;
         let (p, d) = (self.patch, self.class_embedding.dim(0)?);
         let rows = crate::models::autoencoder::patch_rows(pixels, p)?;
-        let patches = self
-            .patch_embedding
-            .forward(&rows)?
-            .reshape((b, (h / p) * (w / p), d))?;
+        let patches = self.patch_embedding.forward(&rows)?.reshape((
+            b,
+            (h / p) * (w / p),
+            d,
+        ))?;
         let class = self.class_embedding.reshape((1, 1, d))?.repeat((b, 1, 1))?;
-        let x = Tensor::cat(&[class, patches], 1)?.broadcast_add(&self.position_embedding)?;
+        let x = Tensor::cat(&[class, patches], 1)?
+            .broadcast_add(&self.position_embedding)?;
         // The class token's output is the picture's features.
         let x = self
             .encoder
@@ -316,7 +326,10 @@ impl ClipModel {
         Ok(ClipModel {
             cfg: cfg.clone(),
             text_model: TextTransformer::new(vb.pp("text_model"), &cfg.text_config)?,
-            vision_model: VisionTransformer::new(vb.pp("vision_model"), &cfg.vision_config)?,
+            vision_model: VisionTransformer::new(
+                vb.pp("vision_model"),
+                &cfg.vision_config,
+            )?,
             text_projection: Linear::load(
                 vb.pp("text_projection"),
                 cfg.text_config.hidden_size,
@@ -345,7 +358,11 @@ impl ClipModel {
     }
 
     /// `logits_per_image` `[images, texts]`: e^t times the cosine similarities.
-    pub fn logits(&self, pixels: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
+    pub fn logits(
+        &self,
+        pixels: &Tensor,
+        ids: &Tensor,
+    ) -> candle_core::Result<Tensor> {
         crate::clip::loss::similarity_logits(
             &self.image_features(pixels)?,
             &self.text_features(ids)?,
@@ -362,15 +379,20 @@ impl ClipModel {
 /// Opens a safetensors file of CLIP weights as `dtype` (f32 on CPU), refusing non-float tensors by name
 /// (candle would otherwise convert them silently). Shape errors from `new`
 /// name the tensor with the expected and found shapes.
-pub fn weights(path: &Path, dtype: DType, device: &Device) -> anyhow::Result<VarBuilder<'static>> {
+pub fn weights(
+    path: &Path,
+    dtype: DType,
+    device: &Device,
+) -> anyhow::Result<VarBuilder<'static>> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read CLIP weights {}", path.display()))?;
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device).with_context(|| {
-        format!(
-            "{} is not a valid safetensors file (truncated or corrupt?)",
-            path.display()
-        )
-    })?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .with_context(|| {
+            format!(
+                "{} is not a valid safetensors file (truncated or corrupt?)",
+                path.display()
+            )
+        })?;
     for (name, tensor) in &tensors {
         if !matches!(
             tensor.dtype(),
@@ -393,7 +415,8 @@ impl ClipModel {
         let cfg = ClipConfig::from_file(&folder.join("config.json"))?;
         let path = folder.join("model.safetensors");
         let vb = weights(&path, DType::F32, device)?;
-        ClipModel::new(vb, &cfg).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        ClipModel::new(vb, &cfg)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 }
 
@@ -408,13 +431,18 @@ pub struct OpenAiClip {
 impl OpenAiClip {
     /// A Hugging Face model folder: `config.json`, `model.safetensors`, and the
     /// tokenizer's merges (`merges.txt`, or OpenAI's `bpe_simple_vocab_16e6.txt.gz`).
-    pub fn from_folder(folder: &Path, device: &Device) -> anyhow::Result<OpenAiClip> {
+    pub fn from_folder(
+        folder: &Path,
+        device: &Device,
+    ) -> anyhow::Result<OpenAiClip> {
         let model = ClipModel::from_folder(folder, device)?;
         let merges = ["merges.txt", "bpe_simple_vocab_16e6.txt.gz"]
             .map(|name| folder.join(name))
             .into_iter()
             .find(|path| path.exists())
-            .with_context(|| format!("{} has no merges.txt for the tokenizer", folder.display()))?;
+            .with_context(|| {
+                format!("{} has no merges.txt for the tokenizer", folder.display())
+            })?;
         let tokenizer = super::tokenizer::Tokenizer::from_file(&merges)?;
         Ok(OpenAiClip {
             model,
@@ -476,11 +504,14 @@ impl OpenAiClip {
         let model = api.model(repo.to_string());
         let mut folder = None;
         for file in ["config.json", "merges.txt", "model.safetensors"] {
-            let path = model
-                .get(file)
-                .with_context(|| format!("cannot download {file} of {repo} from the hub"))?;
+            let path = model.get(file).with_context(|| {
+                format!("cannot download {file} of {repo} from the hub")
+            })?;
             folder = path.parent().map(Path::to_path_buf);
         }
-        OpenAiClip::from_folder(&folder.context("the hub returned no files")?, device)
+        OpenAiClip::from_folder(
+            &folder.context("the hub returned no files")?,
+            device,
+        )
     }
 }

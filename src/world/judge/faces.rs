@@ -51,7 +51,8 @@ impl Verdict {
     /// Whether the judged attribute agrees with `truth`: equal for age and
     /// eyeglasses, within [`CONTINUOUS_TOLERANCE`] for pose and expression.
     pub fn agrees(&self, truth: &Face, attribute: Attribute) -> bool {
-        let (seen, wanted) = (self.face.attribute(attribute), truth.attribute(attribute));
+        let (seen, wanted) =
+            (self.face.attribute(attribute), truth.attribute(attribute));
         match attribute {
             Attribute::Age | Attribute::Eyeglasses => seen == wanted,
             Attribute::Pose | Attribute::Expression => {
@@ -83,7 +84,8 @@ pub fn agreement(verdicts: &[Verdict], truth: &[Face], attribute: Attribute) -> 
 
 /// The share of pictures judged to be faces.
 pub fn face_rate(verdicts: &[Verdict]) -> f32 {
-    verdicts.iter().filter(|v| v.is_face()).count() as f32 / verdicts.len().max(1) as f32
+    verdicts.iter().filter(|v| v.is_face()).count() as f32
+        / verdicts.len().max(1) as f32
 }
 
 struct Search {
@@ -116,7 +118,11 @@ impl Search {
     }
 
     /// Keeps the candidate with the lowest error, starting from `best`.
-    fn pick(&mut self, best: &mut Verdict, candidates: impl IntoIterator<Item = Face>) {
+    fn pick(
+        &mut self,
+        best: &mut Verdict,
+        candidates: impl IntoIterator<Item = Face>,
+    ) {
         for face in candidates {
             let error = self.error(&face);
             if error < best.error {
@@ -143,8 +149,8 @@ impl Search {
                 (0..SKIN_TONES.len()).map(|skin| Face { skin, ..f }),
             );
             let f = best.face;
-            let looks =
-                (0..HAIR_COLOURS.len()).flat_map(|hair| [false, true].map(|old| (hair, old)));
+            let looks = (0..HAIR_COLOURS.len())
+                .flat_map(|hair| [false, true].map(|old| (hair, old)));
             self.pick(&mut best, looks.map(|(hair, old)| Face { hair, old, ..f }));
             let f = best.face;
             self.pick(
@@ -253,8 +259,12 @@ mod tests {
         assert!(!judge_face(&noise).is_face());
         let grey = RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]));
         assert!(!judge_face(&grey).is_face());
-        let scenes =
-            crate::world::scenes::SceneBatch::draw(10, 64, crate::world::scenes::Split::Train, 1);
+        let scenes = crate::world::scenes::SceneBatch::draw(
+            10,
+            64,
+            crate::world::scenes::Split::Train,
+            1,
+        );
         assert_eq!(face_rate(&judge_faces(&scenes.images)), 0.0);
         let upside_down: Vec<RgbImage> = FaceBatch::draw(20, 64, 9)
             .images

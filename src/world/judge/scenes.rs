@@ -88,7 +88,8 @@ fn read_object(colour: Colour, mask: &[bool], w: u32, h: u32) -> SeenObject {
         let radius = 0.25 * w as f32 * (n / unit.max(1.0)).sqrt();
         let drawn = draw_mask(shape, centre, radius, w, h);
         let both = drawn.iter().zip(mask).filter(|(a, b)| **a && **b).count() as f32;
-        let either = drawn.iter().zip(mask).filter(|(a, b)| **a || **b).count() as f32;
+        let either =
+            drawn.iter().zip(mask).filter(|(a, b)| **a || **b).count() as f32;
         let overlap = both / either.max(1.0);
         if overlap > best.1 {
             best = (shape, overlap, radius / w as f32);
@@ -109,7 +110,13 @@ fn read_object(colour: Colour, mask: &[bool], w: u32, h: u32) -> SeenObject {
     }
 }
 
-fn draw_mask(shape: Shape, centre: (f32, f32), radius: f32, w: u32, h: u32) -> Vec<bool> {
+fn draw_mask(
+    shape: Shape,
+    centre: (f32, f32),
+    radius: f32,
+    w: u32,
+    h: u32,
+) -> Vec<bool> {
     let mut pixmap = Pixmap::new(w, h).expect("positive size");
     pixmap.fill(Color::BLACK);
     ShapeSpec {
@@ -139,7 +146,8 @@ mod tests {
     #[test]
     fn reads_every_object_of_fresh_scenes() {
         let batch = SceneBatch::draw(500, 64, Split::Train, 11);
-        let (mut objects, mut colour, mut shape, mut size, mut position) = (0, 0, 0, 0, 0);
+        let (mut objects, mut colour, mut shape, mut size, mut position) =
+            (0, 0, 0, 0, 0);
         for (scene, image) in batch.scenes.iter().zip(&batch.images) {
             let seen = judge_scene(image);
             assert_eq!(
