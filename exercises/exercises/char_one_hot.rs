@@ -6,7 +6,7 @@
 //! character is an error whose message names the character and its position, e.g.
 //! "character '2' at position 1 is not in the alphabet A-Z".
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/char_one_hot.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/char_one_hot.rs).
 
 use ndarray::Array2;
 

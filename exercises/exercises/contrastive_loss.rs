@@ -25,7 +25,7 @@
 //! Use candle tensor operations only (no `to_vec` and back): the checks ask candle
 //! for the gradient with respect to the embeddings *and* the temperature.
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/contrastive_loss.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/contrastive_loss.rs).
 
 use candle_core::{Result, Tensor};
 

@@ -9,7 +9,7 @@
 //! Derive the gradient on paper first. The checks compare it with candle's autograd
 //! and with a finite difference. You may use `clip_art::basics::softmax::softmax`.
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/cross_entropy_grad.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/cross_entropy_grad.rs).
 
 use ndarray::{Array2, ArrayView2};
 

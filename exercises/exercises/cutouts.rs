@@ -22,7 +22,7 @@
 //! With `flip` the output runs backwards: row o of the flipped matrix is row
 //! out − 1 − o of the unflipped one (a mirrored cutout, an augmentation).
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/cutouts.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/cutouts.rs).
 
 pub fn resample_matrix(
     full: usize,

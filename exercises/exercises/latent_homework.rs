@@ -13,7 +13,7 @@
 //! sees. No hidden answer is compared: the faces must get glasses and keep their
 //! pose, age and expression.
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/latent_homework.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/latent_homework.rs).
 
 use ndarray::{Array1, Array2};
 

@@ -3,7 +3,7 @@
 //! L(x, x̂) = 1/n · Σᵢ (xᵢ − x̂ᵢ)², over every number of every picture in the batch.
 //! Write it with candle tensor operations so that candle can differentiate it.
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/mse_loss.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/mse_loss.rs).
 
 use candle_core::{Result, Tensor};
 

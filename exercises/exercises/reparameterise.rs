@@ -5,7 +5,7 @@
 //! σ = exp(½·log σ²). Written this way the randomness sits in ε, so candle can
 //! differentiate z with respect to μ and log σ².
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/reparameterise.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/reparameterise.rs).
 
 use candle_core::{Result, Tensor};
 

@@ -25,7 +25,7 @@
 //! computes it for values in [0, 1], gradients included. Use candle tensor operations
 //! only (no `to_vec` and back): the checks ask candle for the gradient with respect to `a`.
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/spherical_loss.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/spherical_loss.rs).
 
 use candle_core::{Result, Tensor};
 

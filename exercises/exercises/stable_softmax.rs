@@ -4,7 +4,7 @@
 //! Computed literally, e^{y} overflows to infinity for y > 88 (f32) and the result
 //! becomes NaN. The checks feed you logits of ±10⁴.
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/stable_softmax.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/stable_softmax.rs).
 
 use ndarray::{Array2, ArrayView2};
 

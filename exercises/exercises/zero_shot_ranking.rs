@@ -16,7 +16,7 @@
 //! The CLIP may refuse a sentence (mini-CLIP only knows the words of its scenes):
 //! return its error with `?`, do not unwrap it.
 //!
-//! Check your work: `cargo run -p clip-art-exercises` (the tests are in checks/zero_shot_ranking.rs).
+//! Check your work: `cargo run -p clip-art-exercises` (the tests are in tests/zero_shot_ranking.rs).
 
 use candle_core::Tensor;
 use clip_art::clip::Clip;

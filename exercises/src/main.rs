@@ -8,92 +8,37 @@
 
 use std::process::{Command, ExitCode};
 
+/// One exercise, as `info.toml` lists it.
+#[derive(Debug, serde::Deserialize)]
 struct Exercise {
-    name: &'static str,
-    chapter: &'static str,
-    hint: &'static str,
+    name: String,
+    /// The book chapter's file, e.g. `ch01-representing-data.md`.
+    chapter: String,
+    /// The heading of the section that teaches it.
+    section: String,
+    /// A question that points the way.
+    hint: String,
 }
 
-/// In course order. Each has `exercises/NAME.rs`, `solutions/NAME.rs`, `checks/NAME.rs`
-/// and a `[[test]]` target in Cargo.toml.
-const EXERCISES: &[Exercise] = &[
-    Exercise {
-        name: "char_one_hot",
-        chapter: "1 · Representing data",
-        hint: "Start from Array2::zeros((number of characters, 26)). For each (position, character) \
-               of word.chars().enumerate(), upper-case it; its column is (upper as u8 - b'A'). \
-               Check is_ascii_uppercase() first and return Err(format!(..)) naming the character \
-               and the position otherwise.",
-    },
-    Exercise {
-        name: "stable_softmax",
-        chapter: "2 · Softmax and cross-entropy",
-        hint: "Work row by row (rows_mut). Subtract the row's maximum before exp: \
-               e^(y-max) / Σ e^(y-max) is the same fraction, and the largest term is e^0 = 1, \
-               so nothing overflows.",
-    },
-    Exercise {
-        name: "cross_entropy_grad",
-        chapter: "2 · Softmax and cross-entropy",
-        hint: "ln softmax(y)_i = (y_i - max) - ln Σ_j e^(y_j - max). For the gradient, differentiate \
-               -Σ t_i ln p_i for one example: you get p - t. The loss is a mean over the batch, \
-               so divide by the number of rows.",
-    },
-    Exercise {
-        name: "mse_loss",
-        chapter: "3 · Autoencoders and generators",
-        hint: "Subtract, square (sqr), then mean_all(): candle averages over every number of every \
-               picture, which is the lecture's 1/n Σ (x − x̂)².",
-    },
-    Exercise {
-        name: "reparameterise",
-        chapter: "3 · Autoencoders and generators",
-        hint: "σ = exp(½ log σ²): multiply the log-variance by 0.5, exp() it, multiply by the noise \
-               and add the mean. Tensor ops (+, *) on &Tensor return Result, hence the ?s.",
-    },
-    Exercise {
-        name: "latent_homework",
-        chapter: "4 · Latent arithmetic (homework)",
-        hint: "Collect the row indices where has_attribute is true, latents.select(Axis(0), &rows) \
-               and mean_axis(Axis(0)); the same for false; subtract (with − without). To apply, \
-               add &(direction * strength) to the latents: ndarray broadcasts the row to every face.",
-    },
-    Exercise {
-        name: "contrastive_loss",
-        chapter: "5 · CLIP",
-        hint: "Normalise with x.broadcast_div(&x.sqr()?.sum_keepdim(1)?.sqrt()?). logits = \
-               I_e.matmul(&T_e.t()?)?.broadcast_mul(&temperature.exp()?). labels = arange(n) as \
-               one-hot rows is Tensor::eye(n, ..): −Σ eye · log_softmax(logits, dim), summed over \
-               dim and averaged, for dim 0 and dim 1; the loss is their mean. Write log_softmax \
-               from max_keepdim, exp, sum_keepdim and log so candle can differentiate every step.",
-    },
-    Exercise {
-        name: "zero_shot_ranking",
-        chapter: "5 · CLIP",
-        hint: "clip_art::clip::zero_shot::fill_template(template, label) for every label; \
-               clip.text_embeddings(&sentences)? \
-               is [labels, d], clip.image_embeddings(picture)? is [1, d]. Normalise both, \
-               image.matmul(&texts.t()?)? times clip.logit_scale()? as f64, \
-               candle_nn::ops::softmax_last_dim, squeeze(0)?.to_vec1::<f32>()?, zip with the \
-               labels and sort_by(|a, b| b.1.total_cmp(&a.1)). Use ? on every CLIP call.",
-    },
-    Exercise {
-        name: "spherical_loss",
-        chapter: "6 · CLIP-guided generation",
-        hint: "Normalise both with x.broadcast_div(&x.sqr()?.sum_keepdim(1)?.sqrt()?). The squared \
-               chords are a.matmul(&b.t()?)?.affine(-2.0, 2.0)? (x·(−2) + 2), then \
-               .clamp(0.0, 4.0)? so that rounding never hands sqrt a negative number. sqrt(), \
-               divide by 2.0, arcsin(&..)?, sqr(), multiply by 2.0: [n, m] with no loop.",
-    },
-    Exercise {
-        name: "cutouts",
-        chapter: "6 · CLIP-guided generation",
-        hint: "let s = size as f64 / out as f64; start with vec![0f32; out * full]. For each o in \
-               0..out the interval is [o·s, (o+1)·s); for each i in 0..size the overlap is \
-               end.min(i + 1) − start.max(i), used only when positive. Store overlap / s at \
-               row * full + offset + i, where row is o, or out − 1 − o when flipping.",
-    },
-];
+#[derive(serde::Deserialize)]
+struct Info {
+    exercises: Vec<Exercise>,
+}
+
+/// The exercises in course order, from `info.toml` (built into the checker).
+fn exercises() -> Vec<Exercise> {
+    toml::from_str::<Info>(include_str!("../info.toml"))
+        .expect("info.toml is checked by the checker's tests")
+        .exercises
+}
+
+impl Exercise {
+    /// "chapter 1 › Text: character one-hot".
+    fn where_taught(&self) -> String {
+        let number = self.chapter[2..4].trim_start_matches('0');
+        format!("chapter {number} › {}", self.section)
+    }
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -131,7 +76,7 @@ fn run_checks(exercise: &Exercise, solutions: bool) -> (bool, String) {
         "-p",
         "clip-art-exercises",
         "--test",
-        exercise.name,
+        &exercise.name,
     ]);
     if solutions {
         command.args(["--features", "solutions"]);
@@ -171,13 +116,14 @@ fn check_all(solutions: bool) -> ExitCode {
     println!("Checking {source}/ …\n");
     let mut first_failure = None;
     let mut passed = 0;
-    for exercise in EXERCISES {
+    let exercises = exercises();
+    for exercise in &exercises {
         let (ok, output) = run_checks(exercise, solutions);
         println!(
-            "  {} {:<20} chapter {}",
+            "  {} {:<20} {}",
             if ok { "✓" } else { "✗" },
             exercise.name,
-            exercise.chapter
+            exercise.where_taught()
         );
         if ok {
             passed += 1;
@@ -185,7 +131,7 @@ fn check_all(solutions: bool) -> ExitCode {
             first_failure = Some((exercise, output));
         }
     }
-    println!("\n{passed} of {} exercises pass.", EXERCISES.len());
+    println!("\n{passed} of {} exercises pass.", exercises.len());
     match first_failure {
         None => {
             println!("All done — well done!");
@@ -193,11 +139,16 @@ fn check_all(solutions: bool) -> ExitCode {
         }
         Some((exercise, output)) => {
             println!(
-                "\nNext: {source}/{}.rs (its checks: checks/{}.rs)\n",
+                "\nNext: {source}/{}.rs (its checks: tests/{}.rs)\n",
                 exercise.name, exercise.name
             );
             println!("{}\n", essentials(&output));
             println!("Hint: {}", exercise.hint);
+            println!(
+                "Read: the book, {} (book/src/{})",
+                exercise.where_taught(),
+                exercise.chapter
+            );
             ExitCode::FAILURE
         }
     }
@@ -206,7 +157,7 @@ fn check_all(solutions: bool) -> ExitCode {
 /// CI: each exercise must fail as shipped (the TODO is real) and pass with its solution.
 fn verify_all() -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
-    for exercise in EXERCISES {
+    for exercise in &exercises() {
         let (unsolved_passes, _) = run_checks(exercise, false);
         let (solved_passes, output) = run_checks(exercise, true);
         let ok = !unsolved_passes && solved_passes;
@@ -244,11 +195,11 @@ mod tests {
     use std::path::Path;
 
     #[test]
-    fn every_exercise_has_its_files_and_test_target() {
+    fn every_exercise_has_its_files_and_its_section() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-        for exercise in EXERCISES {
-            for folder in ["exercises", "solutions", "checks"] {
+        let exercises = exercises();
+        for exercise in &exercises {
+            for folder in ["exercises", "solutions", "tests"] {
                 let file = root.join(folder).join(format!("{}.rs", exercise.name));
                 assert!(file.exists(), "missing {}", file.display());
             }
@@ -261,23 +212,37 @@ mod tests {
                 "{} has no // TODO",
                 exercise.name
             );
+            let chapter = root.join("../book/src").join(&exercise.chapter);
+            let book = std::fs::read_to_string(&chapter).unwrap_or_else(|e| {
+                panic!("{}: {}: {e}", exercise.name, chapter.display())
+            });
             assert!(
-                manifest.contains(&format!("name = \"{}\"", exercise.name)),
-                "no [[test]] target for {}",
+                book.lines()
+                    .any(|l| l.trim_start_matches('#').trim() == exercise.section),
+                "{}: {} has no heading {:?}",
+                exercise.name,
+                exercise.chapter,
+                exercise.section
+            );
+            assert!(
+                exercise.hint.contains('?'),
+                "{}: a hint asks a question",
                 exercise.name
             );
         }
-        let listed = std::fs::read_dir(root.join("exercises")).unwrap().count();
-        assert_eq!(
-            listed,
-            EXERCISES.len(),
-            "every file in exercises/ must be listed in EXERCISES"
-        );
+        for folder in ["exercises", "solutions", "tests"] {
+            let files = std::fs::read_dir(root.join(folder)).unwrap().count();
+            assert_eq!(
+                files,
+                exercises.len(),
+                "every file in {folder}/ must be listed in info.toml"
+            );
+        }
     }
 
     #[test]
     fn essentials_keep_the_panic_message() {
-        let output = "running 1 test\ntest x ... FAILED\n---- x stdout ----\nthread 'x' panicked at checks/a.rs:3:5:\nnot yet implemented\nnote: run with `RUST_BACKTRACE=1`";
+        let output = "running 1 test\ntest x ... FAILED\n---- x stdout ----\nthread 'x' panicked at tests/a.rs:3:5:\nnot yet implemented\nnote: run with `RUST_BACKTRACE=1`";
         let shown = essentials(output);
         assert!(shown.contains("panicked") && shown.contains("not yet implemented"));
         assert!(!shown.contains("RUST_BACKTRACE"));
