@@ -29,11 +29,7 @@ fn tiny(dtype: DType) -> anyhow::Result<ClipModel> {
 }
 
 fn max_difference(a: &Tensor, b: &Tensor) -> anyhow::Result<f32> {
-    assert_eq!(a.dims(), b.dims());
-    Ok((a.to_dtype(DType::F32)? - b.to_dtype(DType::F32)?)?
-        .abs()?
-        .max_all()?
-        .to_scalar::<f32>()?)
+    Ok(clip_art::nn::compare::max_difference(a, b)?)
 }
 
 fn ids(golden: &HashMap<String, Tensor>) -> anyhow::Result<Tensor> {

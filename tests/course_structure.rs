@@ -42,6 +42,39 @@ fn code_blocks(markdown: &str) -> Vec<(String, String, usize)> {
     blocks
 }
 
+/// The `FILE:ANCHOR` of a listing's `{{#include FILE:ANCHOR}}` line, if it is one.
+fn include_target(directive: &str) -> Option<(&str, &str)> {
+    directive
+        .trim()
+        .strip_prefix("{{#include ")?
+        .strip_suffix("}}")?
+        .rsplit_once(':')
+}
+
+/// The first word after `marker` on `line` (`// ANCHOR: name` → `name`).
+fn anchor_name<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    rest.split_whitespace().next()
+}
+
+/// The lines a listing shows, as mdBook includes them: those between
+/// `ANCHOR: anchor` and `ANCHOR_END: anchor`, without any (nested) ANCHOR lines.
+/// `None` if the file has no such pair.
+fn anchored_lines<'a>(source: &'a str, anchor: &str) -> Option<Vec<&'a str>> {
+    let mut lines = source.lines();
+    lines.find(|line| anchor_name(line, "ANCHOR:") == Some(anchor))?;
+    let mut shown = Vec::new();
+    for line in lines {
+        if anchor_name(line, "ANCHOR_END:") == Some(anchor) {
+            return Some(shown);
+        }
+        if !line.contains("ANCHOR:") && !line.contains("ANCHOR_END:") {
+            shown.push(line);
+        }
+    }
+    None
+}
+
 #[test]
 fn every_chapter_is_doc_tested() {
     let lib = fs::read_to_string(root().join("src/lib.rs")).unwrap();
@@ -75,14 +108,16 @@ fn listings_are_includes_of_real_anchors() {
                 // Listings: nothing but includes of anchors in compiled sources.
                 "rs" => {
                     for directive in body.lines().filter(|l| !l.trim().is_empty()) {
-                        let target = directive
-                            .trim()
-                            .strip_prefix("{{#include ")
-                            .and_then(|d| d.strip_suffix("}}"))
-                            .unwrap_or_else(|| panic!("{place}: a ```rs block may only hold {{{{#include FILE:ANCHOR}}}}, found {directive:?}"));
-                        let (file, anchor) =
-                            target.rsplit_once(':').unwrap_or_else(|| {
-                                panic!("{place}: include {target:?} names no anchor")
+                        assert!(
+                            directive.trim().starts_with("{{#include ")
+                                && directive.trim().ends_with("}}"),
+                            "{place}: a ```rs block may only hold {{{{#include FILE:ANCHOR}}}}, found {directive:?}"
+                        );
+                        let (file, anchor) = include_target(directive)
+                            .unwrap_or_else(|| {
+                                panic!(
+                                    "{place}: include {directive:?} names no anchor"
+                                )
                             });
                         assert!(
                             file.starts_with("../../src/")
@@ -92,15 +127,11 @@ fn listings_are_includes_of_real_anchors() {
                         let path = book_src.join(file);
                         let source = fs::read_to_string(&path)
                             .unwrap_or_else(|e| panic!("{place}: {file}: {e}"));
-                        for marker in [
-                            format!("ANCHOR: {anchor}"),
-                            format!("ANCHOR_END: {anchor}"),
-                        ] {
-                            assert!(
-                                source.contains(&marker),
-                                "{place}: {file} has no `// {marker}`"
-                            );
-                        }
+                        assert!(
+                            anchored_lines(&source, anchor).is_some(),
+                            "{place}: {file} has no `// ANCHOR: {anchor}` … \
+                             `// ANCHOR_END: {anchor}` pair"
+                        );
                         listings += 1;
                     }
                 }
@@ -111,6 +142,81 @@ fn listings_are_includes_of_real_anchors() {
         }
     }
     assert!(listings >= 10, "only {listings} listings found");
+}
+
+/// A listing must fit a printed page and a laptop screen without scrolling.
+const MAX_LISTING_LINES: usize = 60;
+const MAX_LISTING_WIDTH: usize = 85;
+
+#[test]
+fn listings_fit_the_page() {
+    let book_src = root().join("book/src");
+    let mut too_big = Vec::new();
+    for chapter in summary_chapters() {
+        let markdown = fs::read_to_string(book_src.join(&chapter)).unwrap();
+        for (info, body, line) in code_blocks(&markdown) {
+            let language = info.split(',').next().unwrap_or("");
+            // Doc-tested blocks: the code itself, as the reader sees it.
+            if language == "rust" {
+                for (offset, text) in body.lines().enumerate() {
+                    let width = text.chars().count();
+                    if width > MAX_LISTING_WIDTH {
+                        too_big.push(format!(
+                            "{chapter}:{}: a ```rust line of {width} characters, \
+                             at most {MAX_LISTING_WIDTH}",
+                            line + 1 + offset
+                        ));
+                    }
+                }
+            }
+            if language != "rs" {
+                continue;
+            }
+            // Listings: what the includes put on the page.
+            let mut block_lines = 0;
+            let mut anchors = Vec::new();
+            for directive in body.lines().filter(|l| !l.trim().is_empty()) {
+                let Some((file, anchor)) = include_target(directive) else {
+                    continue; // listings_are_includes_of_real_anchors reports it
+                };
+                let listing =
+                    format!("{}:{anchor}", file.trim_start_matches("../../"));
+                let source =
+                    fs::read_to_string(book_src.join(file)).unwrap_or_default();
+                let Some(lines) = anchored_lines(&source, anchor) else {
+                    continue;
+                };
+                if lines.len() > MAX_LISTING_LINES {
+                    too_big.push(format!(
+                        "{chapter}:{line}: {listing} is {} lines long, at most \
+                         {MAX_LISTING_LINES}: split the anchor, show its heart",
+                        lines.len()
+                    ));
+                }
+                for (offset, text) in lines.iter().enumerate() {
+                    let width = text.chars().count();
+                    if width > MAX_LISTING_WIDTH {
+                        too_big.push(format!(
+                            "{chapter}:{line}: {listing}, its line {}, is {width} \
+                             characters wide, at most {MAX_LISTING_WIDTH}",
+                            offset + 1
+                        ));
+                    }
+                }
+                // Several includes in one block are one listing, a blank line apart.
+                block_lines += lines.len() + usize::from(!anchors.is_empty());
+                anchors.push(listing);
+            }
+            if anchors.len() > 1 && block_lines > MAX_LISTING_LINES {
+                too_big.push(format!(
+                    "{chapter}:{line}: the listing of {} is {block_lines} lines long, \
+                     at most {MAX_LISTING_LINES}",
+                    anchors.join(" + ")
+                ));
+            }
+        }
+    }
+    assert!(too_big.is_empty(), "{}", too_big.join("\n"));
 }
 
 #[test]
@@ -172,6 +278,22 @@ fn notebooks_start_with_few_use_lines() {
             source.display()
         );
     }
+}
+
+#[test]
+fn anchored_lines_are_those_mdbook_includes() {
+    let source = "a\n// ANCHOR: outer\nb\n    // ANCHOR: inner\nc\n    \
+                  // ANCHOR_END: inner\n// ANCHOR: outer_more\nd\n// ANCHOR_END: \
+                  outer_more\n// ANCHOR_END: outer\ne\n";
+    assert_eq!(anchored_lines(source, "outer").unwrap(), ["b", "c", "d"]);
+    assert_eq!(anchored_lines(source, "inner").unwrap(), ["c"]);
+    assert_eq!(anchored_lines(source, "outer_more").unwrap(), ["d"]);
+    assert_eq!(anchored_lines(source, "out"), None);
+    assert_eq!(
+        include_target("{{#include ../../src/a.rs:name}}"),
+        Some(("../../src/a.rs", "name"))
+    );
+    assert_eq!(include_target("let x = 1;"), None);
 }
 
 #[test]

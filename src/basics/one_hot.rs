@@ -106,16 +106,17 @@ pub fn token_one_hot(
 // ANCHOR_END: char_one_hot
 
 // ANCHOR: one_hot_tensor
-/// The same table with candle: compare a column of indices with a row `0..depth`;
-/// broadcasting turns the comparison into the whole table at once.
+/// The same table with candle: compare a column of indices `[n, 1]` with a row
+/// `0..depth` `[1, depth]`; broadcasting turns the comparison into the whole
+/// table at once.
 pub fn one_hot_tensor(
     indices: &[usize],
     depth: usize,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
     let indices: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
-    let column = Tensor::new(indices.as_slice(), device)?.unsqueeze(1)?; // [n, 1]
-    let row = Tensor::arange(0u32, depth as u32, device)?.unsqueeze(0)?; // [1, depth]
+    let column = Tensor::new(indices.as_slice(), device)?.unsqueeze(1)?;
+    let row = Tensor::arange(0u32, depth as u32, device)?.unsqueeze(0)?;
     column.broadcast_eq(&row)?.to_dtype(DType::F32) // [n, depth], 1.0 where equal
 }
 // ANCHOR_END: one_hot_tensor

@@ -25,7 +25,7 @@ pub fn image_to_tensor(
     device: &Device,
 ) -> candle_core::Result<Tensor> {
     let (width, height) = image.dimensions();
-    let bytes = image.as_raw().clone(); // H·W·3 bytes: row after row, R G B per pixel
+    let bytes = image.as_raw().clone(); // H·W·3 bytes: row by row, RGB per pixel
     Tensor::from_vec(bytes, (height as usize, width as usize, 3), device)?
         .permute((2, 0, 1))? // [H, W, 3] → [3, H, W]
         .to_dtype(DType::F32)?
@@ -34,7 +34,8 @@ pub fn image_to_tensor(
 // ANCHOR_END: image_to_tensor
 
 // ANCHOR: tensor_to_image
-/// A tensor `[3, H, W]` in [0, 1] → an RGB image (values outside [0, 1] are clipped).
+/// A tensor `[3, H, W]` in [0, 1] → an RGB image (values outside [0, 1] are
+/// clipped).
 pub fn tensor_to_image(tensor: &Tensor) -> anyhow::Result<RgbImage> {
     let (channels, height, width) = match tensor.dims() {
         &[c, h, w] => (c, h, w),
@@ -48,7 +49,7 @@ pub fn tensor_to_image(tensor: &Tensor) -> anyhow::Result<RgbImage> {
     }
     let bytes: Vec<u8> = (tensor.to_dtype(DType::F32)?.clamp(0f32, 1f32)? * 255.0)?
         .round()?
-        .permute((1, 2, 0))? // [3, H, W] → [H, W, 3]: the byte order of an image file
+        .permute((1, 2, 0))? // [3, H, W] → [H, W, 3]: an image file's byte order
         .flatten_all()?
         .to_dtype(DType::U8)?
         .to_vec1()?;

@@ -10,8 +10,9 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 // ANCHOR: softmax
 /// p_i = e^{y_i} / Σ_j e^{y_j}, row by row.
 ///
-/// Subtracting the row's maximum first changes nothing mathematically (it cancels
-/// in the fraction) but keeps `exp` from overflowing: the largest term becomes e^0 = 1.
+/// Subtracting the row's maximum first changes nothing mathematically (it
+/// cancels in the fraction) but keeps `exp` from overflowing: the largest term
+/// becomes e^0 = 1.
 pub fn softmax(logits: ArrayView2<f32>) -> Array2<f32> {
     let mut p = logits.to_owned();
     for mut row in p.rows_mut() {
@@ -25,7 +26,8 @@ pub fn softmax(logits: ArrayView2<f32>) -> Array2<f32> {
 // ANCHOR_END: softmax
 
 // ANCHOR: log_softmax
-/// ln p_i = (y_i − max) − ln Σ_j e^{y_j − max}: never takes the log of a rounded-off 0.
+/// ln p_i = (y_i − max) − ln Σ_j e^{y_j − max}: never takes the log of a
+/// rounded-off 0.
 pub fn log_softmax(logits: ArrayView2<f32>) -> Array2<f32> {
     let mut out = logits.to_owned();
     for mut row in out.rows_mut() {
@@ -60,8 +62,10 @@ pub fn cross_entropy(logits: ArrayView2<f32>, labels: &[usize]) -> f32 {
 // ANCHOR: gradient
 /// ∂L/∂y for the batch-mean cross-entropy: (softmax(y) − p_known) / n.
 ///
-/// Derivation for one example: L = −Σ_i t_i ln p_i with ln p_i = y_i − ln Σ_j e^{y_j}, so
-/// ∂L/∂y_k = −t_k + (Σ_i t_i) · e^{y_k}/Σ_j e^{y_j} = p_k − t_k, since the targets sum to 1.
+/// Derivation for one example: L = −Σ_i t_i ln p_i with
+/// ln p_i = y_i − ln Σ_j e^{y_j}, so
+/// ∂L/∂y_k = −t_k + (Σ_i t_i) · e^{y_k}/Σ_j e^{y_j} = p_k − t_k,
+/// since the targets sum to 1.
 pub fn cross_entropy_grad(
     logits: ArrayView2<f32>,
     targets: ArrayView2<f32>,

@@ -1,5 +1,6 @@
-//! Several CLIPs guiding as one, as the peers guide with ViT-B/32, ViT-B/16
-//! and RN50 together: what one model gets wrong the others often do not.
+//! Several CLIPs guiding as one, as pixray and Disco Diffusion guide with
+//! ViT-B/32, ViT-B/16 and RN50 together: what one model gets wrong the others
+//! often do not.
 
 use anyhow::{bail, ensure};
 use candle_core::{Device, Tensor};
@@ -26,7 +27,8 @@ impl<C: Clip> Ensemble<C> {
         for (k, member) in members.iter().enumerate() {
             ensure!(
                 member.image_size() == first.image_size(),
-                "CLIP {k} of the ensemble sees {0}×{0} pictures, CLIP 0 sees {1}×{1}",
+                "CLIP {k} of the ensemble sees {0}×{0} pictures, \
+                 CLIP 0 sees {1}×{1}",
                 member.image_size(),
                 first.image_size()
             );
@@ -52,7 +54,9 @@ impl<C: Clip> Ensemble<C> {
         Ok(Tensor::cat(&parts, 1)?.affine(scale, 0.0)?)
     }
 }
+// ANCHOR_END: ensemble
 
+// ANCHOR: ensemble_clip
 impl<C: Clip> Clip for Ensemble<C> {
     fn device(&self) -> &Device {
         self.members[0].device()
@@ -84,7 +88,7 @@ impl<C: Clip> Clip for Ensemble<C> {
         self.members[0].picture(image)
     }
 }
-// ANCHOR_END: ensemble
+// ANCHOR_END: ensemble_clip
 
 #[cfg(test)]
 mod tests {
@@ -130,9 +134,7 @@ mod tests {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mean = (Tensor::stack(&each, 0)?.sum(0)? / 3.0)?;
         let member_gradient = mean.sum_all()?.backward()?;
-        let gap = |a: &Tensor, b: &Tensor| -> anyhow::Result<f32> {
-            Ok((a - b)?.abs()?.max_all()?.to_scalar::<f32>()?)
-        };
+        let gap = |a: &Tensor, b: &Tensor| crate::nn::compare::max_difference(a, b);
         let ensemble = Ensemble::new(members.into())?;
         let together = cosine(&ensemble, &pictures, text)?;
         // Already unit length: the plain dot product is the mean cosine too.

@@ -20,7 +20,7 @@ pub const INITIAL_TEMPERATURE: f64 = 2.659_260_036_932_778_4;
 /// e^t is never allowed above 100 (CLIP clips t at ln 100 after each step).
 pub const MAX_LOGIT_SCALE: f64 = 100.0;
 
-// ANCHOR: contrastive_loss
+// ANCHOR: loss_pieces
 /// Rows scaled to unit length: x / ‖x‖.
 pub fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
     x.broadcast_div(&x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?)
@@ -43,7 +43,9 @@ pub fn cross_entropy(
     let per_example = (targets * log_softmax(logits, dim)?)?.sum(dim)?.neg()?;
     per_example.mean_all()
 }
+// ANCHOR_END: loss_pieces
 
+// ANCHOR: contrastive_loss
 /// The scaled pairwise cosine similarities `[n_images, n_texts]`:
 /// logits = I_e · T_eᵀ · e^t.
 pub fn similarity_logits(

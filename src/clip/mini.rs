@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{Embedding, Linear, VarBuilder, VarMap};
 use rand::SeedableRng;
@@ -25,7 +25,7 @@ use super::loss::{
 use crate::models::autoencoder::{self, Encoder};
 use crate::nn::batch::images_to_batch;
 use crate::nn::train::{fit, step_seed};
-use crate::nn::weights::{seed_weights, weights_from_bytes, weights_from_file};
+use crate::nn::weights::{self, FromWeights, seed_weights};
 use crate::world::scenes::{Scene, SceneBatch, Split, hard_negative, vocabulary};
 
 /// Sizes of mini-CLIP.
@@ -60,7 +60,7 @@ impl Default for Config {
     }
 }
 
-// ANCHOR: mini_clip
+// ANCHOR: text_encoder
 /// Words at their positions → T_f: embed each word, concatenate the slots,
 /// then a two-layer MLP. Like the paper's CBOW (a bag of word vectors), but
 /// each slot has its own weights, so word order counts.
@@ -92,7 +92,9 @@ impl Module for TextEncoder {
         self.out.forward(&self.hidden.forward(&slots)?.relu()?)
     }
 }
+// ANCHOR_END: text_encoder
 
+// ANCHOR: mini_clip
 /// The two encoders, the projections W_i and W_t, and the temperature t.
 pub struct MiniClip {
     pub cfg: Config,
@@ -102,6 +104,7 @@ pub struct MiniClip {
     text_projection: Linear,
     temperature: Tensor,
 }
+// ANCHOR_END: mini_clip
 
 impl MiniClip {
     pub fn new(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
@@ -135,6 +138,7 @@ impl MiniClip {
         })
     }
 
+    // ANCHOR: mini_clip_encode
     /// I_f · W_i for pictures `[n, 3, s, s]` in [0, 1].
     pub fn encode_images(&self, pictures: &Tensor) -> candle_core::Result<Tensor> {
         // Centred and scaled like CLIP's own input normalisation: on a dark
@@ -159,8 +163,8 @@ impl MiniClip {
         let features = self.text_encoder.forward(ids)?;
         self.text_projection.forward(&features)
     }
+    // ANCHOR_END: mini_clip_encode
 }
-// ANCHOR_END: mini_clip
 
 impl MiniClip {
     /// A caption's word ids, zero-padded to `max_words`. Unknown words and
@@ -399,6 +403,14 @@ fn batch_accuracy(
     Ok(right as f32 / best.len() as f32)
 }
 
+impl FromWeights for MiniClip {
+    type Config = Config;
+
+    fn from_weights(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        MiniClip::new(vb, cfg)
+    }
+}
+
 /// The trained mini-CLIP shipped with the course (`clip-art train-clip`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -441,9 +453,8 @@ pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble<MiniClip>> {
     let members = SHIPPED_SEEDS
         .iter()
         .map(|&(seed, bytes)| {
-            let name = format!("shipped {}.safetensors", file_stem(seed));
-            let vb = weights_from_bytes(bytes.to_vec(), &name, device)?;
-            Ok(MiniClip::new(vb, &Config::default())?)
+            let name = format!("{}.safetensors", file_stem(seed));
+            weights::shipped(bytes, &name, device)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ensemble::new(members)
@@ -452,12 +463,7 @@ pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble<MiniClip>> {
 impl MiniClip {
     /// The trained mini-CLIP that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<MiniClip> {
-        let vb = weights_from_bytes(
-            SHIPPED_WEIGHTS.to_vec(),
-            "shipped mini-clip.safetensors",
-            device,
-        )?;
-        Ok(MiniClip::new(vb, &Config::default())?)
+        weights::shipped(SHIPPED_WEIGHTS, "mini-clip.safetensors", device)
     }
 
     /// Loads a mini-CLIP saved by `clip-art train-clip`.
@@ -466,8 +472,7 @@ impl MiniClip {
         cfg: &Config,
         device: &Device,
     ) -> anyhow::Result<MiniClip> {
-        let vb = weights_from_file(path, device)?;
-        MiniClip::new(vb, cfg).with_context(|| format!("{}", path.display()))
+        weights::load(path, cfg, device)
     }
 }
 

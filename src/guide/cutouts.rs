@@ -1,4 +1,4 @@
-//! Cutouts: CLIP judges many random crops of the picture, resized to its
+//! Cutouts: CLIP sees many random crops of the picture, resized to its
 //! input size, instead of the picture once. A picture must then look right
 //! at every scale and place, which stops the optimiser from fooling CLIP with
 //! a pixel pattern that only works in one exact position.
@@ -12,10 +12,12 @@ use candle_core::{Device, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
-/// How cutouts are drawn, with the peers' defaults.
+/// How cutouts are drawn, after `MakeCutouts` in Katherine Crowson's VQGAN+CLIP
+/// notebook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cutouts {
-    /// Cutouts per step (peers: 32–128).
+    /// Cutouts per step (Crowson's VQGAN+CLIP notebook: 64, nerdyrodent's
+    /// VQGAN-CLIP: 32, Big Sleep: 128, pixray: about 30).
     pub count: usize,
     /// The side of each cutout after resizing: the CLIP's input size.
     pub cut_size: usize,
@@ -29,12 +31,12 @@ pub struct Cutouts {
     /// Largest per-channel brightness change (colour jitter), e.g. 0.05.
     pub jitter: f32,
     /// Largest rotation of a cutout about its centre, in degrees (the small
-    /// affine of the peers' augmentations; 0: none).
+    /// random affine among nerdyrodent's VQGAN-CLIP augmentations; 0: none).
     pub rotate: f32,
 }
 
 impl Cutouts {
-    /// The peers' plain cutouts: no augmentation.
+    /// Plain cutouts, as in Crowson's VQGAN+CLIP notebook: no augmentation.
     pub fn plain(count: usize, cut_size: usize) -> Cutouts {
         Cutouts {
             count,
@@ -103,8 +105,8 @@ pub fn resize(pictures: &Tensor, size: usize) -> anyhow::Result<Tensor> {
     Ok(resized)
 }
 
-// ANCHOR: cutouts
 impl Cutouts {
+    // ANCHOR: cutouts
     /// `count` cutouts of `image` `[1, 3, h, w]` (values in [0, 1]):
     /// `[count, 3, cut_size, cut_size]`, differentiable in the image.
     pub fn cut(&self, image: &Tensor, rng: &mut impl Rng) -> anyhow::Result<Tensor> {
@@ -141,8 +143,10 @@ impl Cutouts {
             )?;
         self.augment(cuts, rng, device)
     }
+    // ANCHOR_END: cutouts
 
-    /// Per-cutout rotation, colour jitter (a brightness shift per channel) and noise.
+    /// Per-cutout rotation, colour jitter (a brightness shift per channel) and
+    /// noise.
     fn augment(
         &self,
         cuts: Tensor,
@@ -180,7 +184,6 @@ impl Cutouts {
         Ok(cuts)
     }
 }
-// ANCHOR_END: cutouts
 
 // ANCHOR: rotate
 /// Rotates each picture of `pictures` `[n, 3, s, s]` about its centre by its
@@ -248,6 +251,7 @@ pub fn rotate(pictures: &Tensor, angles: &[f64]) -> anyhow::Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::compare::max_difference;
     use candle_core::{DType, Var};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -259,11 +263,7 @@ mod tests {
         let cutouts = Cutouts::plain(3, 16);
         let cuts = cutouts.cut(&image, &mut ChaCha8Rng::seed_from_u64(0))?;
         assert_eq!(cuts.dims(), &[3, 3, 16, 16]);
-        let difference = cuts
-            .broadcast_sub(&image)?
-            .abs()?
-            .max_all()?
-            .to_scalar::<f32>()?;
+        let difference = max_difference(&cuts, &image.broadcast_as(cuts.dims())?)?;
         assert!(difference < 1e-6, "{difference}");
         Ok(())
     }
@@ -276,10 +276,7 @@ mod tests {
             .reshape((2, 3, 4, 1, 4, 1))?
             .broadcast_as((2, 3, 4, 2, 4, 2))?
             .reshape((2, 3, 8, 8))?;
-        let difference = (resize(&picture, 4)? - &blocks)?
-            .abs()?
-            .max_all()?
-            .to_scalar::<f32>()?;
+        let difference = max_difference(&resize(&picture, 4)?, &blocks)?;
         assert!(difference < 1e-6, "{difference}");
         Ok(())
     }
@@ -340,7 +337,7 @@ mod tests {
     -> anyhow::Result<()> {
         let pictures = Tensor::rand(0f32, 1.0, (2, 3, 7, 7), &Device::Cpu)?;
         let same = rotate(&pictures, &[0.0, 0.0])?;
-        let difference = (same - &pictures)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        let difference = max_difference(&same, &pictures)?;
         assert!(difference < 1e-6, "{difference}");
         // Rotating by +90° reads output (y, x) from input (s − 1 − x, y).
         let quarter = rotate(&pictures, &[std::f64::consts::FRAC_PI_2; 2])?;
@@ -357,7 +354,7 @@ mod tests {
             }
         }
         let back = rotate(&quarter, &[-std::f64::consts::FRAC_PI_2; 2])?;
-        let round_trip = (back - &pictures)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        let round_trip = max_difference(&back, &pictures)?;
         assert!(
             difference < 1e-5 && round_trip < 1e-5,
             "{difference} {round_trip}"

@@ -37,7 +37,9 @@ pub struct Guide<'a> {
 /// What of an init picture an edit keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
-    /// Every pixel: MSE of the pictures (the peers' init weight).
+    /// Every pixel: MSE of the pictures. (VQGAN+CLIP's init weight is the MSE
+    /// of the latent codes z instead; a distance between pictures works for
+    /// every generator.)
     Pixels,
     /// Where things are, not their colours: MSE of each pixel's brightest
     /// channel. A red and a blue circle in one place have the same layout, so
@@ -46,7 +48,8 @@ pub enum Keep {
 }
 
 impl Keep {
-    /// The distance between pictures `[n, 3, h, w]` and `init` `[1, 3, h, w]`, one per picture.
+    /// The distance between pictures `[n, 3, h, w]` and `init` `[1, 3, h, w]`,
+    /// one per picture.
     pub fn distances(
         self,
         pictures: &Tensor,
@@ -66,7 +69,6 @@ impl Keep {
 }
 // ANCHOR_END: keep
 
-// ANCHOR: guide
 impl<'a> Guide<'a> {
     /// Embeds each prompt's text with `clip`. With no text prompts, add an
     /// image prompt ([`Guide::with_image_prompt`]) before guiding.
@@ -95,7 +97,8 @@ impl<'a> Guide<'a> {
     // ANCHOR: image_prompt
     /// Adds an image prompt: the picture `[1, 3, h, w]` (any size) is embedded
     /// by CLIP's image side and pulls like a text prompt of that `weight`
-    /// (the peers' `--image_prompts`). `label` names it in messages.
+    /// (VQGAN+CLIP's image prompts, `--image_prompts` in nerdyrodent's
+    /// VQGAN-CLIP). `label` names it in messages.
     pub fn with_image_prompt(
         mut self,
         label: &str,
@@ -104,7 +107,8 @@ impl<'a> Guide<'a> {
     ) -> anyhow::Result<Guide<'a>> {
         anyhow::ensure!(
             weight != 0.0 && weight.is_finite(),
-            "image prompt {label}: the weight must be a non-zero number, got {weight}"
+            "image prompt {label}: the weight must be a non-zero number, \
+             got {weight}"
         );
         let (n, channels, _, _) = picture.dims4()?;
         anyhow::ensure!(
@@ -126,13 +130,14 @@ impl<'a> Guide<'a> {
     // ANCHOR_END: image_prompt
 
     /// Adds `weight` · the distance [`Keep`] measures between the picture and
-    /// `init` to the loss: the peers' init weight, which keeps an edited
+    /// `init` to the loss: like VQGAN+CLIP's init weight, it keeps an edited
     /// picture close to the one it started from.
     pub fn anchored(mut self, init: &Tensor, keep: Keep, weight: f64) -> Guide<'a> {
         self.anchor = Some((init.detach(), keep, weight));
         self
     }
 
+    // ANCHOR: guide_loss
     /// The loss of a picture `[1, 3, h, w]`: CLIP looks at its cutouts (or at
     /// the whole picture) and every prompt adds its weighted spherical distance.
     pub fn loss(
@@ -161,7 +166,9 @@ impl<'a> Guide<'a> {
         }
         Ok(total)
     }
+    // ANCHOR_END: guide_loss
 
+    // ANCHOR: guide_run
     /// Optimises `generator` with Adam for `cfg.steps` steps; `on_step` sees
     /// each step's loss and may stop the run early (Ctrl-C). Stops with an
     /// error naming the step if the loss is not finite. Returns the losses.
@@ -184,12 +191,13 @@ impl<'a> Guide<'a> {
                 loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
             anyhow::ensure!(
                 pixels.to_scalar::<f32>()?.is_finite(),
-                "guidance diverged at step {step}: the picture has NaN or infinite pixels \
-                 (try a lower learning rate)"
+                "guidance diverged at step {step}: the picture has NaN or infinite \
+                 pixels (try a lower learning rate)"
             );
             anyhow::ensure!(
                 value.is_finite(),
-                "guidance diverged at step {step}: the loss is {value} (try a lower learning rate)"
+                "guidance diverged at step {step}: the loss is {value} \
+                 (try a lower learning rate)"
             );
             candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
             losses.push(value);
@@ -199,6 +207,7 @@ impl<'a> Guide<'a> {
         }
         Ok(losses)
     }
+    // ANCHOR_END: guide_run
 
     /// The loss of each picture of `pictures` `[n, 3, h, w]`, seen whole (no
     /// cutouts, no gradient), init weight included: to rank candidate pictures
@@ -233,7 +242,6 @@ impl<'a> Guide<'a> {
         Ok(total.to_dtype(candle_core::DType::F32)?.to_vec1()?)
     }
 }
-// ANCHOR_END: guide
 
 #[cfg(test)]
 mod tests {

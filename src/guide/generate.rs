@@ -1,12 +1,13 @@
 //! Text → picture with the VQ decoder: the course's `clip-art generate`.
 //!
 //! The loop of [`super::engine`] alone starts from random codes and often
-//! settles on a picture CLIP likes but nobody would draw. Two habits of the
-//! peers fix most of that, and both are here:
+//! settles on a picture CLIP likes but nobody would draw. Two changes fix
+//! most of that, and both are here:
 //!
 //! 1. **Start on the data.** Let CLIP rank a bank of drawn scenes against
 //!    the prompts and start from the encodings of the best few (or from an
-//!    init picture the user gives: inversion and editing).
+//!    init picture the user gives: inversion and editing), much as VQGAN+CLIP
+//!    starts from the encoding of an init image.
 //! 2. **Restarts.** Optimise several starts, then keep the picture CLIP
 //!    scores best. The judge never takes part: it only grades the result.
 //!    With the shipped models one start is the default: the steps raise
@@ -137,7 +138,7 @@ pub struct Settings {
     pub learning_rate: f64,
     /// How many starts are optimised; the best result is kept.
     pub restarts: usize,
-    /// The views CLIP judges each step (`None`: the whole picture).
+    /// The views CLIP sees each step (`None`: the whole picture).
     pub cutouts: Option<Cutouts>,
     pub seed: u64,
 }

@@ -74,9 +74,11 @@ pub struct PixelDraw {
     palette: Option<Tensor>,
     scale: usize,
 }
+// ANCHOR_END: pixel_draw
 
 impl PixelDraw {
-    /// `grid`×`grid` cells of `scale`×`scale` pixels. `palette`: `[k, 3]` colours in [0, 1].
+    /// `grid`×`grid` cells of `scale`×`scale` pixels. `palette`: `[k, 3]` colours
+    /// in [0, 1].
     pub fn new(
         grid: usize,
         scale: usize,
@@ -104,6 +106,7 @@ impl PixelDraw {
     }
 }
 
+// ANCHOR: pixel_draw_render
 impl Generator for PixelDraw {
     fn variables(&self) -> Vec<Var> {
         vec![self.cells.clone()]
@@ -130,7 +133,7 @@ impl Generator for PixelDraw {
             .reshape((1, 3, g * s, g * s))
     }
 }
-// ANCHOR_END: pixel_draw
+// ANCHOR_END: pixel_draw_render
 
 // ANCHOR: fourier
 /// A picture described by its frequencies: coefficients of a cosine basis,
@@ -178,7 +181,9 @@ impl Fourier {
         })
     }
 }
+// ANCHOR_END: fourier
 
+// ANCHOR: fourier_render
 impl Generator for Fourier {
     fn variables(&self) -> Vec<Var> {
         vec![self.coefficients.clone()]
@@ -186,7 +191,8 @@ impl Generator for Fourier {
 
     fn render(&self) -> candle_core::Result<Tensor> {
         let (size, f) = self.basis.dims2()?;
-        let scaled = self.coefficients.broadcast_mul(&self.decay)?.squeeze(0)?; // [3, f, f]
+        // The damped coefficients [3, f, f], one square per colour channel.
+        let scaled = self.coefficients.broadcast_mul(&self.decay)?.squeeze(0)?;
         let basis = self.basis.broadcast_as((3, size, f))?.contiguous()?;
         let picture = basis
             .matmul(&scaled)?
@@ -194,7 +200,7 @@ impl Generator for Fourier {
         candle_nn::ops::sigmoid(&picture.unsqueeze(0)?)
     }
 }
-// ANCHOR_END: fourier
+// ANCHOR_END: fourier_render
 
 /// The picture a generator shows now, as an image (for frames and output).
 pub fn snapshot(generator: &dyn Generator) -> anyhow::Result<image::RgbImage> {
@@ -205,6 +211,7 @@ pub fn snapshot(generator: &dyn Generator) -> anyhow::Result<image::RgbImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::compare::max_difference;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -216,10 +223,7 @@ mod tests {
     fn raw_pixels_start_from_a_picture() -> anyhow::Result<()> {
         let picture = Tensor::rand(0.05f32, 0.95, (1, 3, 8, 8), &Device::Cpu)?;
         let generator = RawPixels::from_picture(&picture)?;
-        let difference = (generator.render()? - &picture)?
-            .abs()?
-            .max_all()?
-            .to_scalar::<f32>()?;
+        let difference = max_difference(&generator.render()?, &picture)?;
         assert!(difference < 1e-5, "{difference}");
         Ok(())
     }

@@ -1,5 +1,6 @@
-//! The guidance loss the peers use: the squared great-circle distance between
-//! CLIP embeddings on the unit sphere, L = 2·arcsin(‖x̂ − ŷ‖ / 2)² = θ²/2,
+//! The guidance loss of VQGAN+CLIP (Katherine Crowson's notebook) and its
+//! descendants: the squared great-circle distance between CLIP embeddings on
+//! the unit sphere, L = 2·arcsin(‖x̂ − ŷ‖ / 2)² = θ²/2,
 //! weighted per prompt, with a stop value that switches a prompt off.
 
 use candle_core::{Result, Tensor};
@@ -50,7 +51,8 @@ pub fn spherical_distance(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// One prompt's loss over a batch of image embeddings (cutouts):
 /// |w| · mean(sign(w) · L). Where sign(w) · L is below the prompt's `stop`,
-/// the value still counts but no gradient flows (the peers' `replace_grad`).
+/// the value still counts but no gradient flows (`replace_grad` in Crowson's
+/// VQGAN+CLIP notebook).
 pub fn prompt_loss(
     images: &Tensor,
     text: &Tensor,

@@ -1,5 +1,6 @@
-//! Prompts as the peers (VQGAN+CLIP, pixray) write them: `text:weight:stop`,
-//! several separated by `|`. A negative weight pushes the picture away from
+//! Prompts as VQGAN+CLIP writes them (Katherine Crowson's notebook, and
+//! nerdyrodent's VQGAN-CLIP after it): `text:weight:stop`, several separated
+//! by `|`. A negative weight pushes the picture away from
 //! the text; `stop` switches a prompt's pull off once its loss falls below it.
 
 use std::fmt;

@@ -11,7 +11,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use candle_core::{D, DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 
@@ -19,7 +18,7 @@ use super::generators::Generator;
 use crate::models::autoencoder::{PatchConv, PatchDeconv};
 use crate::nn::batch::images_to_batch;
 use crate::nn::train::{fit, step_seed};
-use crate::nn::weights::{seed_weights, weights_from_bytes, weights_from_file};
+use crate::nn::weights::{self, FromWeights, seed_weights};
 use crate::world::scenes::{SceneBatch, Split};
 
 /// Sizes of the VQ autoencoder.
@@ -65,7 +64,8 @@ pub struct Codebook {
 }
 
 impl Codebook {
-    /// The index of the nearest entry for every vector of `grid` `[n, d, h, w]`: `[n·h·w]`.
+    /// The index of the nearest entry for every vector of `grid` `[n, d, h, w]`:
+    /// `[n·h·w]`.
     pub fn nearest(&self, grid: &Tensor) -> candle_core::Result<Tensor> {
         let vectors = cells(grid)?; // [n·h·w, d]
         // ‖v − e‖² = ‖v‖² − 2 v·e + ‖e‖²; ‖v‖² is the same for every entry.
@@ -403,6 +403,14 @@ fn revive(codebook: &Var, grid: &Tensor, used: &[bool]) -> candle_core::Result<(
     codebook.set(&Tensor::from_vec(flat, codebook.dims(), codebook.device())?)
 }
 
+impl FromWeights for VqModel {
+    type Config = Config;
+
+    fn from_weights(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        VqModel::new(vb, cfg)
+    }
+}
+
 /// The VQ autoencoder shipped with the course (`clip-art train-vq`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -412,12 +420,7 @@ const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
 impl VqModel {
     /// The trained VQ autoencoder that ships with the course, default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<VqModel> {
-        let vb = weights_from_bytes(
-            SHIPPED_WEIGHTS.to_vec(),
-            "shipped scenes-vq.safetensors",
-            device,
-        )?;
-        Ok(VqModel::new(vb, &Config::default())?)
+        weights::shipped(SHIPPED_WEIGHTS, "scenes-vq.safetensors", device)
     }
 
     /// Loads a model saved by `clip-art train-vq`.
@@ -426,8 +429,7 @@ impl VqModel {
         cfg: &Config,
         device: &Device,
     ) -> anyhow::Result<VqModel> {
-        let vb = weights_from_file(path, device)?;
-        VqModel::new(vb, cfg).with_context(|| format!("{}", path.display()))
+        weights::load(path, cfg, device)
     }
 }
 
@@ -489,6 +491,7 @@ pub fn reconstruction_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::compare::max_difference;
 
     fn tiny() -> Config {
         Config {
@@ -529,10 +532,7 @@ mod tests {
         varmap.data().lock().expect("lock")["c.bias"]
             .set(&Tensor::randn(0f32, 1.0, 5, &device)?)?;
         let x = Tensor::randn(0f32, 1.0, (2, 3, 6, 7), &device)?;
-        let difference = (ours.forward(&x)? - theirs.forward(&x)?)?
-            .abs()?
-            .max_all()?
-            .to_scalar::<f32>()?;
+        let difference = max_difference(&ours.forward(&x)?, &theirs.forward(&x)?)?;
         assert!(difference < 1e-5, "{difference}");
         Ok(())
     }
@@ -564,10 +564,7 @@ mod tests {
             assert_eq!(Some(k), best);
         }
         let snapped = codebook.straight_through(grid.as_tensor())?;
-        let off = (&snapped - codebook.quantise(grid.as_tensor())?)?
-            .abs()?
-            .max_all()?
-            .to_scalar::<f32>()?;
+        let off = max_difference(&snapped, &codebook.quantise(grid.as_tensor())?)?;
         assert!(off < 1e-6, "forward: the snapped grid, off by {off}");
         // d(Σ w·snap(z))/dz = w: the snap is the identity backwards.
         let weights = Tensor::randn(0f32, 1.0, (2, 3, 2, 2), &device)?;

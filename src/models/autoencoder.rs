@@ -18,7 +18,7 @@ use candle_nn::{Linear, VarBuilder, VarMap};
 
 use crate::nn::batch::images_to_batch;
 use crate::nn::train::{fit, step_seed};
-use crate::nn::weights::{seed_weights, weights_from_bytes, weights_from_file};
+use crate::nn::weights::{self, FromWeights, seed_weights};
 use crate::world::faces::FaceBatch;
 
 /// Sizes of the encoder and decoder.
@@ -48,7 +48,6 @@ impl Default for Config {
 /// Patch sizes of the three convolutions, outermost first.
 const PATCHES: [usize; 3] = [2, 2, 2];
 
-// ANCHOR: patch_conv
 /// A convolution whose stride equals its kernel size k: every output cell sees
 /// its own k×k patch, so the whole layer is one matrix product of the
 /// flattened patches with the flattened kernel. Same weights, layout and result
@@ -87,6 +86,7 @@ impl Module for PatchConv {
     }
 }
 
+// ANCHOR: patch_product
 /// The stride-k convolution without bias: every k×k patch of `x` `[n, c, h, w]`
 /// times the kernel `[out, c, k, k]`, as one matrix product → `[n, h/k, w/k, out]`.
 pub(crate) fn patch_product(
@@ -104,7 +104,8 @@ pub(crate) fn patch_product(
 }
 
 /// Every k×k patch of `x` `[n, c, h, w]` as one row of c·k·k values, patches
-/// in reading order: `[n·(h/k)·(w/k), c·k·k]`. Also CLIP's patch embedding (chapter 5).
+/// in reading order: `[n·(h/k)·(w/k), c·k·k]`. Also CLIP's patch embedding
+/// (chapter 5).
 pub(crate) fn patch_rows(x: &Tensor, k: usize) -> candle_core::Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     let (gh, gw) = (h / k, w / k);
@@ -113,7 +114,9 @@ pub(crate) fn patch_rows(x: &Tensor, k: usize) -> candle_core::Result<Tensor> {
         .permute((0, 2, 4, 1, 3, 5))?
         .reshape((n * gh * gw, c * k * k))
 }
+// ANCHOR_END: patch_product
 
+// ANCHOR: patch_deconv
 /// The transpose: every input cell paints its own k×k output patch. Same
 /// weights, layout and result as `candle_nn::conv_transpose2d` with stride k.
 pub struct PatchDeconv {
@@ -156,7 +159,7 @@ impl Module for PatchDeconv {
             .broadcast_add(&self.bias.reshape((1, out, 1, 1))?)
     }
 }
-// ANCHOR_END: patch_conv
+// ANCHOR_END: patch_deconv
 
 // ANCHOR: encoder
 /// Picture `[n, 3, s, s]` → `outputs` numbers per picture: three patch
@@ -304,6 +307,14 @@ pub fn mse(
 // ANCHOR_END: autoencoder
 
 /// The trained autoencoder shipped with the course (`clip-art train-faces`).
+impl FromWeights for Autoencoder {
+    type Config = Config;
+
+    fn from_weights(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        Autoencoder::new(vb, cfg)
+    }
+}
+
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/weights/faces-autoencoder.safetensors"
@@ -312,12 +323,7 @@ const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
 impl Autoencoder {
     /// The trained autoencoder that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<Autoencoder> {
-        let vb = weights_from_bytes(
-            SHIPPED_WEIGHTS.to_vec(),
-            "shipped faces-autoencoder.safetensors",
-            device,
-        )?;
-        Ok(Autoencoder::new(vb, &Config::default())?)
+        weights::shipped(SHIPPED_WEIGHTS, "faces-autoencoder.safetensors", device)
     }
 
     /// Loads an autoencoder saved by `clip-art train-faces`.
@@ -326,9 +332,7 @@ impl Autoencoder {
         cfg: &Config,
         device: &Device,
     ) -> anyhow::Result<Autoencoder> {
-        let vb = weights_from_file(path, device)?;
-        Autoencoder::new(vb, cfg)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        weights::load(path, cfg, device)
     }
 }
 
@@ -480,7 +484,7 @@ mod tests {
             .broadcast_add(&bias.reshape((1, 5, 1, 1))?)?;
         let got = conv.forward(&x)?;
         assert_eq!(got.dims(), &[2, 5, 2, 3]);
-        assert!((got - expected)?.abs()?.max_all()?.to_scalar::<f32>()? < 1e-5);
+        assert!(crate::nn::compare::max_difference(&got, &expected)? < 1e-5);
 
         let deconv = PatchDeconv::new(vb.pp("deconv"), 3, 4, 2)?;
         let deconv = PatchDeconv {
@@ -492,7 +496,7 @@ mod tests {
             .broadcast_add(&deconv.bias.reshape((1, 4, 1, 1))?)?;
         let got = deconv.forward(&x)?;
         assert_eq!(got.dims(), &[2, 4, 16, 24]);
-        assert!((got - expected)?.abs()?.max_all()?.to_scalar::<f32>()? < 1e-5);
+        assert!(crate::nn::compare::max_difference(&got, &expected)? < 1e-5);
         Ok(())
     }
 

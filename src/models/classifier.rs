@@ -78,7 +78,8 @@ pub fn test_batch(cfg: &Config, count: usize, seed: u64) -> ShapeBatch {
 }
 
 // ANCHOR: scratch_mlp
-/// The from-scratch network. Weights are `[inputs, outputs]`, so a layer is `x · W + b`.
+/// The from-scratch network. Weights are `[inputs, outputs]`, so a layer is
+/// `x · W + b`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScratchMlp {
     pub w1: Array2<f32>,
@@ -86,7 +87,9 @@ pub struct ScratchMlp {
     pub w2: Array2<f32>,
     pub b2: Array1<f32>,
 }
+// ANCHOR_END: scratch_mlp
 
+// ANCHOR: scratch_mlp_impl
 impl ScratchMlp {
     /// He initialisation (normal, std √(2 / inputs)), zero biases, from a seed.
     pub fn new(cfg: &Config, seed: u64) -> ScratchMlp {
@@ -125,11 +128,12 @@ impl ScratchMlp {
         let loss = cross_entropy(logits.view(), labels);
 
         // backward: the chain rule, layer by layer, from the loss to the weights
-        let d_logits = cross_entropy_grad(logits.view(), targets.view()); // (p − t)/n
+        let d_logits = cross_entropy_grad(logits.view(), targets.view()); // (p−t)/n
         let d_w2 = hidden.t().dot(&d_logits);
         let d_b2 = d_logits.sum_axis(Axis(0));
         let d_hidden = d_logits.dot(&self.w2.t());
-        let d_pre = d_hidden * pre.mapv(|z| if z > 0.0 { 1.0 } else { 0.0 }); // ReLU'
+        // ReLU': 1 where z > 0, else 0
+        let d_pre = d_hidden * pre.mapv(|z| if z > 0.0 { 1.0 } else { 0.0 });
         let d_w1 = x.t().dot(&d_pre);
         let d_b1 = d_pre.sum_axis(Axis(0));
 
@@ -141,7 +145,7 @@ impl ScratchMlp {
         loss
     }
 }
-// ANCHOR_END: scratch_mlp
+// ANCHOR_END: scratch_mlp_impl
 
 // ANCHOR: candle_mlp
 /// The same network in candle's style: a `Config`, `new(vb, &cfg)` and `forward`.

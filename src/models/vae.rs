@@ -15,7 +15,15 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use crate::models::autoencoder::{Config, Decoder, Encoder, TrainConfig, fit_faces};
-use crate::nn::weights::{seed_weights, weights_from_bytes, weights_from_file};
+use crate::nn::weights::{self, FromWeights, seed_weights};
+
+impl FromWeights for Vae {
+    type Config = Config;
+
+    fn from_weights(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        Vae::new(vb, cfg)
+    }
+}
 
 /// The trained VAE shipped with the course (see README: `clip-art train-faces`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
@@ -36,7 +44,9 @@ pub struct VaeOutput {
     pub mean: Tensor,
     pub log_variance: Tensor,
 }
+// ANCHOR_END: vae
 
+// ANCHOR: vae_impl
 impl Vae {
     pub fn new(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
         Ok(Vae {
@@ -88,7 +98,9 @@ impl Vae {
         self.decode(&standard_normal(count, self.latent, rng, device)?)
     }
 }
+// ANCHOR_END: vae_impl
 
+// ANCHOR: vae_loss
 /// z = μ + σ·ε, with σ = exp(½ log σ²): the randomness is in ε, so gradients flow
 /// to μ and log σ².
 pub fn reparameterise(
@@ -122,7 +134,7 @@ pub fn kl_divergence(
     let terms = ((log_variance + 1.0)? - mean.sqr()? - log_variance.exp()?)?;
     (terms.sum_all()? * (-0.5 / n))?.to_dtype(mean.dtype())
 }
-// ANCHOR_END: vae
+// ANCHOR_END: vae_loss
 
 /// `[count, latent]` samples of N(0, 1) from a seeded generator (candle's own
 /// random numbers cannot be seeded on the CPU).
@@ -141,12 +153,7 @@ pub fn standard_normal(
 impl Vae {
     /// The trained VAE that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<Vae> {
-        let vb = weights_from_bytes(
-            SHIPPED_WEIGHTS.to_vec(),
-            "shipped faces-vae.safetensors",
-            device,
-        )?;
-        Ok(Vae::new(vb, &Config::default())?)
+        weights::shipped(SHIPPED_WEIGHTS, "faces-vae.safetensors", device)
     }
 
     /// Loads a VAE saved by `clip-art train-faces`.
@@ -155,8 +162,7 @@ impl Vae {
         cfg: &Config,
         device: &Device,
     ) -> anyhow::Result<Vae> {
-        let vb = weights_from_file(path, device)?;
-        Vae::new(vb, cfg).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        weights::load(path, cfg, device)
     }
 }
 

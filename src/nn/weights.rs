@@ -79,3 +79,33 @@ pub fn weights_from_bytes(
         })?;
     Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
 }
+
+/// A model built from a weight file: what [`shipped`] and [`load`] need.
+pub trait FromWeights: Sized {
+    type Config: Default;
+    /// The model with the weights `vb` holds, for `cfg`.
+    fn from_weights(vb: VarBuilder, cfg: &Self::Config)
+    -> candle_core::Result<Self>;
+}
+
+/// A model from the weights built into the program (`name` says which file
+/// they were), for the default configuration.
+pub fn shipped<M: FromWeights>(
+    bytes: &[u8],
+    name: &str,
+    device: &Device,
+) -> anyhow::Result<M> {
+    let vb = weights_from_bytes(bytes.to_vec(), &format!("shipped {name}"), device)?;
+    M::from_weights(vb, &M::Config::default())
+        .with_context(|| format!("shipped {name}"))
+}
+
+/// A model saved by its training command; every error names the file.
+pub fn load<M: FromWeights>(
+    path: &Path,
+    cfg: &M::Config,
+    device: &Device,
+) -> anyhow::Result<M> {
+    let vb = weights_from_file(path, device)?;
+    M::from_weights(vb, cfg).with_context(|| format!("{}", path.display()))
+}

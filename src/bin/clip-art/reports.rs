@@ -34,7 +34,7 @@ pub struct GenerateReportArgs {
     pub lr: Option<f64>,
     #[arg(long)]
     pub restarts: Option<usize>,
-    /// Views CLIP judges per step; 0 shows CLIP the whole picture.
+    /// Views CLIP sees per step; 0 shows CLIP the whole picture.
     #[arg(long)]
     pub cutouts: Option<usize>,
     /// Drawn scenes CLIP ranks to choose the starts: `every-kind` or a

@@ -1,4 +1,4 @@
-//! The layers of a frozen judge. Guidance never trains CLIP: it needs the
+//! The layers of a frozen CLIP. Guidance never trains CLIP: it needs the
 //! gradient at the picture only. candle's autograd would still compute a
 //! gradient for every weight (a matrix product as large as the forward one,
 //! per layer), and candle's fused LayerNorm and softmax record no backward

@@ -1,0 +1,35 @@
+//! How a result is held against its oracle: the largest difference anywhere.
+
+use candle_core::{DType, Tensor};
+
+/// The largest absolute difference between two tensors of one shape (in f32).
+pub fn max_difference(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
+    if a.dims() != b.dims() {
+        return Err(candle_core::Error::Msg(format!(
+            "compared tensors differ in shape: {:?} and {:?}",
+            a.dims(),
+            b.dims()
+        )));
+    }
+    (a.to_dtype(DType::F32)? - b.to_dtype(DType::F32)?)?
+        .abs()?
+        .max_all()?
+        .to_scalar::<f32>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn finds_the_largest_gap_and_refuses_other_shapes() -> candle_core::Result<()> {
+        let a = Tensor::new(&[1f32, 2.0, 3.0], &Device::Cpu)?;
+        let b = Tensor::new(&[1f32, 2.5, 2.0], &Device::Cpu)?;
+        assert_eq!(max_difference(&a, &b)?, 1.0);
+        assert_eq!(max_difference(&a, &a)?, 0.0);
+        let error = max_difference(&a, &a.reshape((3, 1))?).unwrap_err();
+        assert!(error.to_string().contains("[3] and [3, 1]"), "{error}");
+        Ok(())
+    }
+}
