@@ -25,7 +25,7 @@ use super::loss::{
 use crate::models::autoencoder::{self, Encoder};
 use crate::nn::batch::images_to_batch;
 use crate::nn::train::{fit, step_seed};
-use crate::nn::weights::{self, FromWeights, seed_weights};
+use crate::nn::weights::{self, seed_weights};
 use crate::world::scenes::{Scene, SceneBatch, Split, hard_negative, vocabulary};
 
 /// Sizes of mini-CLIP.
@@ -403,14 +403,6 @@ fn batch_accuracy(
     Ok(right as f32 / best.len() as f32)
 }
 
-impl FromWeights for MiniClip {
-    type Config = Config;
-
-    fn from_weights(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
-        MiniClip::new(vb, cfg)
-    }
-}
-
 /// The trained mini-CLIP shipped with the course (`clip-art train-clip`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -454,7 +446,7 @@ pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble<MiniClip>> {
         .iter()
         .map(|&(seed, bytes)| {
             let name = format!("{}.safetensors", file_stem(seed));
-            weights::shipped(bytes, &name, device)
+            weights::shipped(bytes, &name, device, MiniClip::new)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ensemble::new(members)
@@ -463,7 +455,12 @@ pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble<MiniClip>> {
 impl MiniClip {
     /// The trained mini-CLIP that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<MiniClip> {
-        weights::shipped(SHIPPED_WEIGHTS, "mini-clip.safetensors", device)
+        weights::shipped(
+            SHIPPED_WEIGHTS,
+            "mini-clip.safetensors",
+            device,
+            MiniClip::new,
+        )
     }
 
     /// Loads a mini-CLIP saved by `clip-art train-clip`.
@@ -472,7 +469,7 @@ impl MiniClip {
         cfg: &Config,
         device: &Device,
     ) -> anyhow::Result<MiniClip> {
-        weights::load(path, cfg, device)
+        weights::load(path, cfg, device, MiniClip::new)
     }
 }
 

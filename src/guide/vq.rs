@@ -18,7 +18,7 @@ use super::generators::Generator;
 use crate::models::autoencoder::{PatchConv, PatchDeconv};
 use crate::nn::batch::images_to_batch;
 use crate::nn::train::{fit, step_seed};
-use crate::nn::weights::{self, FromWeights, seed_weights};
+use crate::nn::weights::{self, seed_weights};
 use crate::world::scenes::{SceneBatch, Split};
 
 /// Sizes of the VQ autoencoder.
@@ -403,14 +403,6 @@ fn revive(codebook: &Var, grid: &Tensor, used: &[bool]) -> candle_core::Result<(
     codebook.set(&Tensor::from_vec(flat, codebook.dims(), codebook.device())?)
 }
 
-impl FromWeights for VqModel {
-    type Config = Config;
-
-    fn from_weights(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
-        VqModel::new(vb, cfg)
-    }
-}
-
 /// The VQ autoencoder shipped with the course (`clip-art train-vq`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -420,7 +412,12 @@ const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
 impl VqModel {
     /// The trained VQ autoencoder that ships with the course, default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<VqModel> {
-        weights::shipped(SHIPPED_WEIGHTS, "scenes-vq.safetensors", device)
+        weights::shipped(
+            SHIPPED_WEIGHTS,
+            "scenes-vq.safetensors",
+            device,
+            VqModel::new,
+        )
     }
 
     /// Loads a model saved by `clip-art train-vq`.
@@ -429,7 +426,7 @@ impl VqModel {
         cfg: &Config,
         device: &Device,
     ) -> anyhow::Result<VqModel> {
-        weights::load(path, cfg, device)
+        weights::load(path, cfg, device, VqModel::new)
     }
 }
 

@@ -18,7 +18,7 @@ use candle_nn::{Linear, VarBuilder, VarMap};
 
 use crate::nn::batch::images_to_batch;
 use crate::nn::train::{fit, step_seed};
-use crate::nn::weights::{self, FromWeights, seed_weights};
+use crate::nn::weights::{self, seed_weights};
 use crate::world::faces::FaceBatch;
 
 /// Sizes of the encoder and decoder.
@@ -307,14 +307,6 @@ pub fn mse(
 // ANCHOR_END: autoencoder
 
 /// The trained autoencoder shipped with the course (`clip-art train-faces`).
-impl FromWeights for Autoencoder {
-    type Config = Config;
-
-    fn from_weights(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
-        Autoencoder::new(vb, cfg)
-    }
-}
-
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/weights/faces-autoencoder.safetensors"
@@ -323,7 +315,12 @@ const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
 impl Autoencoder {
     /// The trained autoencoder that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<Autoencoder> {
-        weights::shipped(SHIPPED_WEIGHTS, "faces-autoencoder.safetensors", device)
+        weights::shipped(
+            SHIPPED_WEIGHTS,
+            "faces-autoencoder.safetensors",
+            device,
+            Autoencoder::new,
+        )
     }
 
     /// Loads an autoencoder saved by `clip-art train-faces`.
@@ -332,7 +329,7 @@ impl Autoencoder {
         cfg: &Config,
         device: &Device,
     ) -> anyhow::Result<Autoencoder> {
-        weights::load(path, cfg, device)
+        weights::load(path, cfg, device, Autoencoder::new)
     }
 }
 

@@ -15,15 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use crate::models::autoencoder::{Config, Decoder, Encoder, TrainConfig, fit_faces};
-use crate::nn::weights::{self, FromWeights, seed_weights};
-
-impl FromWeights for Vae {
-    type Config = Config;
-
-    fn from_weights(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
-        Vae::new(vb, cfg)
-    }
-}
+use crate::nn::weights::{self, seed_weights};
 
 /// The trained VAE shipped with the course (see README: `clip-art train-faces`).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!(concat!(
@@ -153,7 +145,7 @@ pub fn standard_normal(
 impl Vae {
     /// The trained VAE that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<Vae> {
-        weights::shipped(SHIPPED_WEIGHTS, "faces-vae.safetensors", device)
+        weights::shipped(SHIPPED_WEIGHTS, "faces-vae.safetensors", device, Vae::new)
     }
 
     /// Loads a VAE saved by `clip-art train-faces`.
@@ -162,7 +154,7 @@ impl Vae {
         cfg: &Config,
         device: &Device,
     ) -> anyhow::Result<Vae> {
-        weights::load(path, cfg, device)
+        weights::load(path, cfg, device, Vae::new)
     }
 }
 

@@ -80,32 +80,26 @@ pub fn weights_from_bytes(
     Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
 }
 
-/// A model built from a weight file: what [`shipped`] and [`load`] need.
-pub trait FromWeights: Sized {
-    type Config: Default;
-    /// The model with the weights `vb` holds, for `cfg`.
-    fn from_weights(vb: VarBuilder, cfg: &Self::Config)
-    -> candle_core::Result<Self>;
-}
-
-/// A model from the weights built into the program (`name` says which file
-/// they were), for the default configuration.
-pub fn shipped<M: FromWeights>(
+/// A model from the weights built into the program (`name`: the file they
+/// came from), made by its `new(vb, &cfg)` for the default configuration.
+pub fn shipped<M, C: Default>(
     bytes: &[u8],
     name: &str,
     device: &Device,
+    new: impl FnOnce(VarBuilder, &C) -> candle_core::Result<M>,
 ) -> anyhow::Result<M> {
     let vb = weights_from_bytes(bytes.to_vec(), &format!("shipped {name}"), device)?;
-    M::from_weights(vb, &M::Config::default())
-        .with_context(|| format!("shipped {name}"))
+    new(vb, &C::default()).with_context(|| format!("shipped {name}"))
 }
 
-/// A model saved by its training command; every error names the file.
-pub fn load<M: FromWeights>(
+/// A model saved by its training command, made by its `new(vb, &cfg)`; every
+/// error names the file.
+pub fn load<M, C>(
     path: &Path,
-    cfg: &M::Config,
+    cfg: &C,
     device: &Device,
+    new: impl FnOnce(VarBuilder, &C) -> candle_core::Result<M>,
 ) -> anyhow::Result<M> {
     let vb = weights_from_file(path, device)?;
-    M::from_weights(vb, cfg).with_context(|| format!("{}", path.display()))
+    new(vb, cfg).with_context(|| format!("{}", path.display()))
 }

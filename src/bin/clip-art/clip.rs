@@ -14,7 +14,7 @@ use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
-use crate::output::{check_training, progress_bar, save, write_text};
+use crate::output::{TrainingRun, check_training, progress_bar, save, write_text};
 
 #[derive(clap::Args)]
 pub struct TrainClipArgs {
@@ -28,16 +28,8 @@ pub struct TrainClipArgs {
     /// Share of two-object scenes among the training scenes (0 to 1).
     #[arg(long, default_value_t = mini::TrainConfig::default().two_objects)]
     pub two_objects: f64,
-    /// Seeds other than 0 name the files mini-clip-seed<SEED>.*.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// auto, cpu, cuda or metal.
-    #[arg(long, default_value = "auto")]
-    pub device: DeviceChoice,
-    /// Folder for mini-clip.safetensors, the record of the run
-    /// (mini-clip-training.md) and its plot (mini-clip-loss.png).
-    #[arg(long, default_value = "weights")]
-    pub weights: PathBuf,
+    #[command(flatten)]
+    pub run: TrainingRun,
 }
 
 #[derive(clap::Args)]
@@ -198,9 +190,9 @@ pub fn train_clip(args: &TrainClipArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         learning_rate: args.lr,
         two_objects: args.two_objects,
-        seed: args.seed,
+        seed: args.run.seed,
     };
-    let (device, weights) = (device::open(args.device)?, &args.weights);
+    let (device, weights) = (device::open(args.run.device)?, &args.run.weights);
     std::fs::create_dir_all(weights)
         .with_context(|| format!("cannot create {}", weights.display()))?;
     let cfg = mini::Config::default();

@@ -12,7 +12,9 @@ use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
-use crate::output::{check_training, final_loss, progress_bar, save, write_text};
+use crate::output::{
+    TrainingRun, check_training, final_loss, progress_bar, save, write_text,
+};
 
 #[derive(clap::Args)]
 pub struct TrainFacesArgs {
@@ -25,15 +27,8 @@ pub struct TrainFacesArgs {
     /// Weight of the VAE's KL term.
     #[arg(long, default_value_t = vae::DEFAULT_BETA)]
     pub beta: f64,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// auto, cpu, cuda or metal.
-    #[arg(long, default_value = "auto")]
-    pub device: DeviceChoice,
-    /// Folder for faces-autoencoder.safetensors, faces-vae.safetensors, the
-    /// record of the run (faces-training.md) and its loss plot (faces-loss.png).
-    #[arg(long, default_value = "weights")]
-    pub weights: PathBuf,
+    #[command(flatten)]
+    pub run: TrainingRun,
 }
 
 #[derive(clap::Args)]
@@ -103,11 +98,11 @@ pub fn train_faces(args: &TrainFacesArgs) -> anyhow::Result<()> {
         steps: args.steps,
         batch_size: args.batch_size,
         learning_rate: args.lr,
-        seed: args.seed,
+        seed: args.run.seed,
     };
     let (device, weights, cfg) = (
-        device::open(args.device)?,
-        &args.weights,
+        device::open(args.run.device)?,
+        &args.run.weights,
         autoencoder::Config::default(),
     );
     std::fs::create_dir_all(weights)

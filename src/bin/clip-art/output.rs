@@ -2,11 +2,12 @@
 //! says so, and the checks of the training flags.
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use clip_art::nn::device::DeviceChoice;
 use clip_art::nn::progress::Progress;
 use clip_art::viz::picture::{Picture, write_atomically};
 
@@ -69,6 +70,22 @@ pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
     write_atomically(path, text.as_bytes())?;
     println!("wrote {}", path.display());
     Ok(())
+}
+
+/// The flags every training command shares.
+#[derive(clap::Args)]
+pub struct TrainingRun {
+    /// Same seed, same weights (on one kind of CPU). train-clip names the
+    /// files of seeds other than 0 mini-clip-seed<SEED>.*.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for the weights (.safetensors), the record of the run (.md) and
+    /// its loss plot (.png).
+    #[arg(long, default_value = "weights")]
+    pub weights: PathBuf,
 }
 
 /// The training commands' shared checks of their flags.

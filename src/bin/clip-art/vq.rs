@@ -1,16 +1,14 @@
 //! Chapter 6's training command: the VQ decoder.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 
 use clip_art::eval::generation::vq_reconstruction;
 use clip_art::guide::vq;
-use clip_art::nn::device::{self, DeviceChoice};
+use clip_art::nn::device;
 use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
-use crate::output::{check_training, progress_bar, save, write_text};
+use crate::output::{TrainingRun, check_training, progress_bar, save, write_text};
 
 #[derive(clap::Args)]
 pub struct TrainVqArgs {
@@ -20,15 +18,8 @@ pub struct TrainVqArgs {
     pub batch_size: usize,
     #[arg(long, default_value_t = vq::TrainConfig::default().learning_rate)]
     pub lr: f64,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// auto, cpu, cuda or metal.
-    #[arg(long, default_value = "auto")]
-    pub device: DeviceChoice,
-    /// Folder for scenes-vq.safetensors, the record of the run
-    /// (scenes-vq-training.md) and its plot (scenes-vq-loss.png).
-    #[arg(long, default_value = "weights")]
-    pub weights: PathBuf,
+    #[command(flatten)]
+    pub run: TrainingRun,
 }
 
 /// Trains the VQ autoencoder with a progress bar, measures it with the scene
@@ -39,10 +30,10 @@ pub fn train_vq(args: &TrainVqArgs) -> anyhow::Result<()> {
         steps: args.steps,
         batch_size: args.batch_size,
         learning_rate: args.lr,
-        seed: args.seed,
+        seed: args.run.seed,
         ..Default::default()
     };
-    let (device, weights) = (device::open(args.device)?, &args.weights);
+    let (device, weights) = (device::open(args.run.device)?, &args.run.weights);
     std::fs::create_dir_all(weights)
         .with_context(|| format!("cannot create {}", weights.display()))?;
     let cfg = vq::Config::default();
