@@ -15,9 +15,23 @@ pub trait Generator {
     fn render(&self) -> candle_core::Result<Tensor>;
 }
 
-fn noise(len: usize, scale: f32, rng: &mut impl Rng) -> Vec<f32> {
-    let normal = Normal::new(0.0, scale).expect("a positive scale");
-    (0..len).map(|_| normal.sample(rng)).collect()
+/// A `[1, channels, side, side]` variable of small Gaussian noise (σ = 0.1):
+/// where every generator starts.
+fn noise(
+    channels: usize,
+    side: usize,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> candle_core::Result<Var> {
+    let normal = Normal::new(0.0, 0.1).expect("a positive scale");
+    let values: Vec<f32> = (0..channels * side * side)
+        .map(|_| normal.sample(rng))
+        .collect();
+    Var::from_tensor(&Tensor::from_vec(
+        values,
+        (1, channels, side, side),
+        device,
+    )?)
 }
 
 // ANCHOR: raw_pixels
@@ -33,13 +47,8 @@ impl RawPixels {
         rng: &mut impl Rng,
         device: &Device,
     ) -> candle_core::Result<Self> {
-        let values = noise(3 * size * size, 0.1, rng);
         Ok(RawPixels {
-            logits: Var::from_tensor(&Tensor::from_vec(
-                values,
-                (1, 3, size, size),
-                device,
-            )?)?,
+            logits: noise(3, size, rng, device)?,
         })
     }
 
@@ -87,7 +96,7 @@ impl PixelDraw {
         device: &Device,
     ) -> candle_core::Result<Self> {
         let channels = palette.map_or(3, <[_]>::len);
-        let values = noise(channels * grid * grid, 0.1, rng);
+        let cells = noise(channels, grid, rng, device)?;
         let palette = palette
             .map(|colours| {
                 let flat: Vec<f32> = colours.iter().flatten().copied().collect();
@@ -95,11 +104,7 @@ impl PixelDraw {
             })
             .transpose()?;
         Ok(PixelDraw {
-            cells: Var::from_tensor(&Tensor::from_vec(
-                values,
-                (1, channels, grid, grid),
-                device,
-            )?)?,
+            cells,
             palette,
             scale,
         })
@@ -165,13 +170,8 @@ impl Fourier {
                 1.0 / (1.0 + (u * u + v * v).sqrt())
             })
             .collect();
-        let values = noise(3 * frequencies * frequencies, 0.1, rng);
         Ok(Fourier {
-            coefficients: Var::from_tensor(&Tensor::from_vec(
-                values,
-                (1, 3, frequencies, frequencies),
-                device,
-            )?)?,
+            coefficients: noise(3, frequencies, rng, device)?,
             basis: Tensor::from_vec(basis, (size, frequencies), device)?,
             decay: Tensor::from_vec(
                 decay,

@@ -65,16 +65,9 @@ impl PatchConv {
         outputs: usize,
         k: usize,
     ) -> candle_core::Result<Self> {
-        let bound = 1.0 / ((inputs * k * k) as f64).sqrt();
-        let init = candle_nn::Init::Uniform {
-            lo: -bound,
-            up: bound,
-        };
-        Ok(PatchConv {
-            weight: vb.get_with_hints((outputs, inputs, k, k), "weight", init)?,
-            bias: vb.get_with_hints(outputs, "bias", candle_nn::Init::Const(0.0))?,
-            k,
-        })
+        let (weight, bias) =
+            weight_and_bias(&vb, (outputs, inputs, k, k), inputs * k * k, outputs)?;
+        Ok(PatchConv { weight, bias, k })
     }
 }
 
@@ -132,16 +125,9 @@ impl PatchDeconv {
         outputs: usize,
         k: usize,
     ) -> candle_core::Result<Self> {
-        let bound = 1.0 / (inputs as f64).sqrt();
-        let init = candle_nn::Init::Uniform {
-            lo: -bound,
-            up: bound,
-        };
-        Ok(PatchDeconv {
-            weight: vb.get_with_hints((inputs, outputs, k, k), "weight", init)?,
-            bias: vb.get_with_hints(outputs, "bias", candle_nn::Init::Const(0.0))?,
-            k,
-        })
+        let (weight, bias) =
+            weight_and_bias(&vb, (inputs, outputs, k, k), inputs, outputs)?;
+        Ok(PatchDeconv { weight, bias, k })
     }
 }
 
@@ -160,6 +146,25 @@ impl Module for PatchDeconv {
     }
 }
 // ANCHOR_END: patch_deconv
+
+/// A weight of `shape` uniform in ±1/√fan_in, as PyTorch starts one, and a zero
+/// bias (both replaced by trained or seeded values).
+fn weight_and_bias(
+    vb: &VarBuilder,
+    shape: (usize, usize, usize, usize),
+    fan_in: usize,
+    outputs: usize,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    let init = candle_nn::Init::Uniform {
+        lo: -bound,
+        up: bound,
+    };
+    Ok((
+        vb.get_with_hints(shape, "weight", init)?,
+        vb.get_with_hints(outputs, "bias", candle_nn::Init::Const(0.0))?,
+    ))
+}
 
 // ANCHOR: encoder
 /// Picture `[n, 3, s, s]` → `outputs` numbers per picture: three patch

@@ -104,15 +104,32 @@ pub fn line_chart(
                     )
                 });
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 16))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| anyhow!("plot: {e}"))?;
+        draw_legend(&mut chart, 16)?;
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
+    picture_of(buffer, width, height)
+}
+
+/// The series' names on a white box in the chart's corner.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    font_size: u32,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .label_font((FONT, font_size))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("plot: {e}"))
+}
+
+/// The RGB buffer a bitmap backend drew into, as a picture.
+fn picture_of(buffer: Vec<u8>, width: u32, height: u32) -> anyhow::Result<Picture> {
     RgbImage::from_raw(width, height, buffer)
         .map(Picture)
         .context("plot buffer has the wrong size")
@@ -190,19 +207,11 @@ pub fn scatter_panels(
                         Circle::new((x + 8, y), 4, colour.filled())
                     });
             }
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 14))
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| anyhow!("plot: {e}"))?;
+            draw_legend(&mut chart, 14)?;
         }
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
-    RgbImage::from_raw(width, height, buffer)
-        .map(Picture)
-        .context("plot buffer has the wrong size")
+    picture_of(buffer, width, height)
 }
 
 /// The CLIP paper's picture of a batch: pictures along the top, texts down the

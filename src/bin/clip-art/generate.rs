@@ -125,17 +125,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         Some(text) => Prompt::parse_all(text)?,
         None => Vec::new(),
     };
-    let out = args.out.clone().unwrap_or_else(|| {
-        default_output(if description.is_empty() {
-            "image prompt"
-        } else {
-            &description
-        })
-    });
-    refuse_overwrite(&out, args.force)?;
-    if let Some(gif) = &args.gif {
-        refuse_overwrite(gif, args.force)?;
-    }
+    let out = output_path(args, &description)?;
     anyhow::ensure!(args.scale >= 1, "--scale must be at least 1");
     let size = match args.generator {
         GeneratorKind::Vq => vq::Config::default().image_size,
@@ -466,6 +456,23 @@ fn load_picture(
         image::imageops::FilterType::Triangle,
     );
     Ok(images_to_batch(&[image], device)?)
+}
+
+/// Where the picture goes (--out, or a name made from the prompt), refused
+/// before any work if it or the GIF would replace a file without --force.
+fn output_path(args: &GenerateArgs, description: &str) -> anyhow::Result<PathBuf> {
+    let out = args.out.clone().unwrap_or_else(|| {
+        default_output(if description.is_empty() {
+            "image prompt"
+        } else {
+            description
+        })
+    });
+    refuse_overwrite(&out, args.force)?;
+    if let Some(gif) = &args.gif {
+        refuse_overwrite(gif, args.force)?;
+    }
+    Ok(out)
 }
 
 /// `out/a-red-circle-above-a-blue-square.png` for that prompt.

@@ -238,6 +238,8 @@ fn times_sum(
     })
 }
 
+// OpenAI's `LayerNorm` (computed in f32), Hugging Face's `nn.LayerNorm`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/model.py#L157-L163
 /// LayerNorm over the last dimension (see [`layer_norm_ops`]), with the
 /// CPU kernels where they apply.
 pub fn layer_norm(
@@ -331,6 +333,8 @@ fn layer_norm_cpu(
     })
 }
 
+// OpenAI's `QuickGELU`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/model.py#L166-L168
 /// The activation inside each MLP block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -385,6 +389,9 @@ fn quick_gelu_cpu(x: &Tensor, grad: Option<&Tensor>) -> Result<Tensor> {
     ))
 }
 
+// OpenAI's `c_fc`, QuickGELU, `c_proj`; Hugging Face's `CLIPMLP`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/model.py#L177-L181
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L348-L360
 /// The MLP of a transformer block, fc2(act(fc1(x))), as one node of the graph.
 /// Backward: through fc2, times the activation's slope at fc1's output, through fc1.
 pub struct Mlp {
@@ -422,6 +429,10 @@ impl Mlp {
     }
 }
 
+// Hugging Face's `CLIPAttention` and `eager_attention_forward` (OpenAI's
+// `nn.MultiheadAttention`, split into q, k and v):
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L286-L345
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L265-L283
 /// Multi-head self-attention as one node of the graph: for each head,
 /// P = softmax(Q·Kᵀ/√d + mask), output P·V; the heads side by side go
 /// through the output projection.

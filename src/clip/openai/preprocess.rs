@@ -12,6 +12,8 @@
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
+// OpenAI's `Normalize` in `_transform`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/clip.py#L85
 /// CLIP's per-channel mean and standard deviation (of its training pictures),
 /// digit for digit as OpenAI publishes them.
 #[allow(clippy::excessive_precision)]
@@ -21,6 +23,8 @@ pub const STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
+// Pillow's `bicubic_filter`:
+// https://github.com/python-pillow/Pillow/blob/af037475be8634ba739744243164ba9e2c8346a6/src/libImaging/Resample.c#L47-L63
 fn bicubic(x: f64) -> f64 {
     const A: f64 = -0.5;
     let x = x.abs();
@@ -33,6 +37,9 @@ fn bicubic(x: f64) -> f64 {
     }
 }
 
+// Pillow's `precompute_coeffs` and `normalize_coeffs_8bpc`:
+// https://github.com/python-pillow/Pillow/blob/af037475be8634ba739744243164ba9e2c8346a6/src/libImaging/Resample.c#L182-L267
+// https://github.com/python-pillow/Pillow/blob/af037475be8634ba739744243164ba9e2c8346a6/src/libImaging/Resample.c#L269-L284
 /// For each output index: the first input index and the fixed-point weights
 /// of the inputs it mixes.
 fn coefficients(input: usize, output: usize) -> Vec<(usize, Vec<i64>)> {
@@ -71,6 +78,9 @@ fn to_byte(sum: i64) -> u8 {
     (sum >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
+// Pillow's horizontal and vertical 8-bit passes:
+// https://github.com/python-pillow/Pillow/blob/af037475be8634ba739744243164ba9e2c8346a6/src/libImaging/Resample.c#L287-L388
+// https://github.com/python-pillow/Pillow/blob/af037475be8634ba739744243164ba9e2c8346a6/src/libImaging/Resample.c#L391-L488
 /// Resizes like PIL's `Image.resize(size, Image.BICUBIC)` on an RGB picture.
 pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     let mut current = image.clone();
@@ -109,6 +119,8 @@ pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     current
 }
 
+// OpenAI's `_transform`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/clip.py#L79-L86
 /// Short side to `size` (bicubic), then the centre `size`×`size` square, as
 /// torchvision's `Resize(size)` + `CenterCrop(size)` in OpenAI's `clip.load`.
 pub fn resize_and_crop(image: &RgbImage, size: u32) -> RgbImage {

@@ -25,6 +25,8 @@ const MERGES: usize = 49152 - 256 - 2;
 /// The end-of-word form of byte symbol `id` is `id + END_OF_WORD`.
 const END_OF_WORD: u32 = 256;
 
+// OpenAI's `SimpleTokenizer.pat`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/simple_tokenizer.py#L78
 /// OpenAI's pattern for cutting clean text into pieces. It ran
 /// case-insensitively, which matters only where Unicode case folding crosses
 /// its classes: `'ſ` counts as `'s`, and U+0345 (a combining mark that folds to
@@ -87,6 +89,8 @@ struct Merge {
     merged: u32,
 }
 
+// OpenAI's `SimpleTokenizer`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/simple_tokenizer.py#L62-L132
 /// OpenAI CLIP's tokenizer: text → token ids (and back).
 pub struct Tokenizer {
     /// The id of each byte's one-symbol token.
@@ -252,6 +256,8 @@ impl Tokenizer {
         ids
     }
 
+    // OpenAI's `SimpleTokenizer.bpe`:
+    // https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/simple_tokenizer.py#L80-L119
     /// Byte-pair encoding of one piece: start from its bytes, the last marked
     /// as the end of a word, and merge the lowest-ranked adjacent pair (every
     /// occurrence, left to right) until no pair has a merge.
@@ -299,6 +305,8 @@ impl Tokenizer {
         String::from_utf8_lossy(&bytes).replace("</w>", " ")
     }
 
+    // OpenAI's `clip.tokenize`:
+    // https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/clip.py#L205-L245
     /// The text encoder's input: `[START, ids…, END]` padded with zeros to
     /// [`Self::CONTEXT`] tokens (OpenAI's `clip.tokenize`). A text too long
     /// for it is an error, unless `truncate`: then it is cut and ends with END.
@@ -369,6 +377,8 @@ fn gunzip(bytes: &[u8], origin: &str) -> Result<String, TokenizerError> {
     })
 }
 
+// OpenAI's `bytes_to_unicode`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/simple_tokenizer.py#L16-L35
 /// Byte-level BPE works on printable symbols, one per byte: the bytes that are
 /// printable Latin-1 stand for themselves, the other 68 (space and controls
 /// among them) for U+0100, U+0101, …. Listed in vocabulary order.
@@ -382,6 +392,8 @@ fn byte_symbols() -> Vec<(u8, char)> {
     symbols
 }
 
+// OpenAI's `basic_clean` and `whitespace_clean`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/simple_tokenizer.py#L50-L59
 /// The text as OpenAI's tokenizer sees it: ftfy's `fix_text` (as far as it is
 /// deterministic, see `fix_text` here), HTML entities decoded
 /// twice, whitespace runs made one space, trimmed, lower case.

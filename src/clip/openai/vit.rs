@@ -114,6 +114,9 @@ impl Module for LayerNorm {
     }
 }
 
+// OpenAI's `ResidualAttentionBlock`, Hugging Face's `CLIPEncoderLayer`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/model.py#L171-L192
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L363-L393
 /// One pre-norm transformer block: x + attn(ln1(x)), then x + mlp(ln2(x)).
 struct Block {
     layer_norm1: LayerNorm,
@@ -161,6 +164,8 @@ impl Block {
     }
 }
 
+// Hugging Face's `CLIPEncoder`:
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L468-L513
 /// A stack of blocks (`encoder.layers.{i}`).
 struct Encoder {
     blocks: Vec<Block>,
@@ -191,6 +196,9 @@ impl Encoder {
     }
 }
 
+// OpenAI's `CLIP.encode_text`, Hugging Face's `CLIPTextTransformer`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/model.py#L343-L356
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L516-L588
 /// The text tower (`text_model.*`): tokens + positions → causal transformer →
 /// final LayerNorm, read at each row's end token.
 pub struct TextTransformer {
@@ -250,6 +258,11 @@ impl TextTransformer {
     }
 }
 
+// OpenAI's `VisionTransformer`; Hugging Face's `CLIPVisionEmbeddings` and
+// `CLIPVisionTransformer`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/model.py#L206-L240
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L142-L222
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L647-L683
 /// The vision tower (`vision_model.*`): patches + class token + positions →
 /// pre-LayerNorm → transformer → post-LayerNorm of the class token.
 pub struct VisionTransformer {
@@ -310,6 +323,9 @@ impl VisionTransformer {
     }
 }
 
+// OpenAI's `CLIP`, Hugging Face's `CLIPModel`:
+// https://github.com/openai/CLIP/blob/dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1/clip/model.py#L243-L372
+// https://github.com/huggingface/transformers/blob/000f1ffdbf1ce6190cc8863af9a2fff817590937/src/transformers/models/clip/modeling_clip.py#L743-L780
 /// The whole CLIP: two towers, their projections and the logit scale.
 pub struct ClipModel {
     pub cfg: ClipConfig,

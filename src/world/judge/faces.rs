@@ -193,25 +193,34 @@ fn blurred(image: &RgbImage) -> Vec<f32> {
     let mut scratch = vec![0.0; w * h];
     for plane in planes.chunks_exact_mut(w * h) {
         for _ in 0..BLUR_PASSES {
-            for y in 0..h {
-                for x in 0..w {
-                    let at = |x: usize| plane[y * w + x];
-                    scratch[y * w + x] = 0.25 * at(x.saturating_sub(1))
-                        + 0.5 * at(x)
-                        + 0.25 * at((x + 1).min(w - 1));
-                }
-            }
-            for y in 0..h {
-                for x in 0..w {
-                    let at = |y: usize| scratch[y * w + x];
-                    plane[y * w + x] = 0.25 * at(y.saturating_sub(1))
-                        + 0.5 * at(y)
-                        + 0.25 * at((y + 1).min(h - 1));
-                }
-            }
+            blur_pass(plane, &mut scratch, (w, h), true);
+            blur_pass(&scratch, plane, (w, h), false);
         }
     }
     planes
+}
+
+/// One pass of [1, 2, 1]/4 along each row (or each column), edges repeated.
+fn blur_pass(
+    from: &[f32],
+    to: &mut [f32],
+    (w, h): (usize, usize),
+    along_rows: bool,
+) {
+    for y in 0..h {
+        for x in 0..w {
+            let at = |x: usize, y: usize| from[y * w + x];
+            to[y * w + x] = if along_rows {
+                0.25 * at(x.saturating_sub(1), y)
+                    + 0.5 * at(x, y)
+                    + 0.25 * at((x + 1).min(w - 1), y)
+            } else {
+                0.25 * at(x, y.saturating_sub(1))
+                    + 0.5 * at(x, y)
+                    + 0.25 * at(x, (y + 1).min(h - 1))
+            };
+        }
+    }
 }
 
 #[cfg(test)]
