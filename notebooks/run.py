@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Executes every notebook headlessly with the evcxr Rust kernel; fails if a cell errors.
+"""Executes notebooks headlessly with the evcxr Rust kernel; fails if a cell errors.
 
-Usage: python3 notebooks/run.py [NOTEBOOK ...]   (default: every notebooks/*.ipynb)
 Executed copies (with outputs) go to target/notebooks/. Prints how long the first cell
-(`:dep`, which compiles the crate) and each whole notebook took.
+(`:dep`, which compiles the crate) and each whole notebook took. `--measure-start-up`
+instead times what a student waits for: the first cell with an empty cache, the same
+notebook in a fresh kernel with the cache warm, and another notebook.
 """
+import argparse
 import datetime
+import os
 import pathlib
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -28,9 +32,9 @@ def seconds(cell):
         return float("nan")
 
 
-def run(path: pathlib.Path) -> bool:
+def run(path: pathlib.Path, timeout: int) -> bool:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=1800, kernel_name="rust", record_timing=True,
+    client = NotebookClient(nb, timeout=timeout, kernel_name="rust", record_timing=True,
                             resources={"metadata": {"path": str(HERE)}})
     start = time.monotonic()
     ok = True
@@ -60,9 +64,56 @@ def run(path: pathlib.Path) -> bool:
     return ok
 
 
+def first_cell_seconds(path: pathlib.Path, timeout: int) -> float:
+    """Runs only the notebook's first code cell (the `:dep` cell) in a fresh kernel."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [next(c for c in nb.cells if c.cell_type == "code")]
+    client = NotebookClient(nb, timeout=timeout, kernel_name="rust", record_timing=True,
+                            resources={"metadata": {"path": str(HERE)}})
+    client.execute()
+    return seconds(nb.cells[0])
+
+
+def measure_start_up(first: pathlib.Path, other: pathlib.Path, timeout: int) -> None:
+    """A student's waits, in fresh kernels that share only evcxr's crate cache (each gets
+    its own build folder, as without EVCXR_TMPDIR): cold, warm, and another notebook."""
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["XDG_CACHE_HOME"] = str(pathlib.Path(home) / "cache")
+        builds = pathlib.Path(home) / "builds"
+        waits = []
+        for label, path in [("first cell, cold", first),
+                            ("same notebook, fresh kernel, cache warm", first),
+                            ("another notebook, cache warm", other)]:
+            os.environ["EVCXR_TMPDIR"] = str(builds / str(len(waits)))
+            waits.append((label, path.name, first_cell_seconds(path, timeout)))
+        crates = {p.name.split("-")[0] for p in (builds / "0").rglob("*.rlib")}
+    for label, name, wait in waits:
+        print(f"start-up: {label} ({name}): {wait:.1f} s", flush=True)
+    print(f"start-up: crates compiled by the first cell, cold: {len(crates)}", flush=True)
+
+
 def main():
-    paths = [pathlib.Path(p) for p in sys.argv[1:]] or sorted(HERE.glob("*.ipynb"))
-    results = [run(p) for p in paths]
+    parser = argparse.ArgumentParser(
+        description="Execute the course's notebooks with the evcxr Rust kernel "
+                    "(install it first: see the README).")
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                        help="notebooks to run (default: every notebooks/*.ipynb)")
+    parser.add_argument("--timeout", type=int, default=1800, metavar="SECONDS",
+                        help="longest time one cell may take (default: 1800)")
+    parser.add_argument("--measure-start-up", action="store_true",
+                        help="time the first cell cold, warm, and in another notebook "
+                             "(the first two NOTEBOOKs, default 01 and 06) instead of running")
+    args = parser.parse_args()
+    paths = [pathlib.Path(p) for p in args.notebooks] or sorted(HERE.glob("*.ipynb"))
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        parser.error(f"no such notebook: {missing[0]}")
+    if args.measure_start_up:
+        if len(args.notebooks) < 2:
+            paths = [HERE / "01-representing-data.ipynb", HERE / "06-guided-generation.ipynb"]
+        measure_start_up(paths[0], paths[1], args.timeout)
+        return
+    results = [run(p, args.timeout) for p in paths]
     passed = sum(results)
     print(f"notebooks: {passed} passed, {len(results) - passed} failed")
     sys.exit(0 if all(results) else 1)

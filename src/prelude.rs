@@ -84,6 +84,14 @@ pub fn judge(prompt: &str, picture: &RgbImage) -> Result<(), String> {
     request.verdict(&judge_scene(picture))
 }
 
+/// A verdict in words: `✓ as asked`, or `✗` and what the judge found wrong.
+pub fn in_words(verdict: &Result<(), String>) -> String {
+    match verdict {
+        Ok(()) => "✓ as asked".to_string(),
+        Err(reason) => format!("✗ {reason}"),
+    }
+}
+
 /// `clip-art generate`'s defaults in one value: the shipped guide (three
 /// mini-CLIPs together), the shipped VQ decoder, and the bank of drawn scenes
 /// generation starts from. It owns them all, so a cell can keep it.
@@ -211,10 +219,7 @@ impl Artwork {
 
     /// The judge's verdict in words.
     pub fn verdict_text(&self) -> String {
-        match &self.verdict {
-            Ok(()) => format!("✓ the judge finds {:?}", self.prompt),
-            Err(reason) => format!("✗ {:?}: {reason}", self.prompt),
-        }
+        format!("{:?}: {}", self.prompt, in_words(&self.verdict))
     }
 
     /// Shows the picture, enlarged, with the judge's verdict under it.
@@ -244,6 +249,8 @@ mod tests {
         assert!(error.contains("cannot read"), "{error}");
         let both = format!("{} | a blue star:-0.5", batch.captions[0]);
         assert_eq!(judge(&both, &batch.images[0]), Ok(()));
+        assert_eq!(in_words(&Ok(())), "✓ as asked");
+        assert_eq!(in_words(&Err("moved".into())), "✗ moved");
     }
 
     #[test]

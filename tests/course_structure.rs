@@ -227,14 +227,31 @@ fn notebooks_use_the_crate_and_match_their_sources() {
         .map(|e| e.unwrap().path())
         .collect();
     assert!(sources.len() >= 2);
+    let first_cells: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            let text = fs::read_to_string(s).unwrap();
+            let cell = text.split("%% code").nth(1).unwrap_or("");
+            cell.split("%% ").next().unwrap().to_string()
+        })
+        .collect();
     for source in sources {
         let text = fs::read_to_string(&source).unwrap();
         let first_code = text.split("%% code").nth(1).expect("a code cell");
+        let first_code = first_code.split("%% ").next().unwrap();
         assert!(
             first_code
-                .trim_start()
-                .starts_with(":dep clip_art = { path = \"..\""),
+                .lines()
+                .any(|l| l.starts_with(":dep clip_art = { path = \"..\"")),
             "{}: the first code cell must load the course crate",
+            source.display()
+        );
+        // One cache serves every notebook only if all load the same crates.
+        let shared = &first_cells[0];
+        assert_eq!(
+            first_code.trim(),
+            shared.trim(),
+            "{}: the first code cell differs from the other notebooks'",
             source.display()
         );
         let notebook = notebooks
