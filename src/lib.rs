@@ -19,11 +19,12 @@
 //! Around the lessons: [`world`] draws the procedural worlds with ground truth
 //! and holds their independent [`world::judge`]; [`nn`] is the toolbox every
 //! model shares; [`eval`] measures everything the book claims; [`viz`] makes
-//! pictures and plots; [`prelude`] is what a notebook cell needs.
+//! pictures and plots; [`files`] writes every output safely; [`prelude`] is what a notebook cell needs.
 
 pub mod basics;
 pub mod clip;
 pub mod eval;
+pub mod files;
 pub mod guide;
 pub mod models;
 pub mod nn;

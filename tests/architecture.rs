@@ -11,16 +11,19 @@ use std::path::{Path, PathBuf};
 /// Each top-level module of the library, in lecture order, with the modules it
 /// may import. Everything not listed is an arrow backwards.
 const MAY_IMPORT: &[(&str, &[&str])] = &[
+    ("files", &[]),
     ("basics", &[]),
-    ("viz", &["basics"]),
+    ("viz", &["basics", "files"]),
     ("world", &["basics", "viz"]),
-    ("nn", &["basics", "viz"]),
+    ("nn", &["basics", "viz", "files"]),
     ("models", &["basics", "viz", "world", "nn"]),
     ("clip", &["basics", "viz", "world", "nn", "models"]),
     ("guide", &["basics", "viz", "world", "nn", "models", "clip"]),
     (
         "eval",
-        &["basics", "viz", "world", "nn", "models", "clip", "guide"],
+        &[
+            "basics", "viz", "world", "nn", "models", "clip", "guide", "files",
+        ],
     ),
     (
         "prelude",

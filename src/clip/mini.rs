@@ -22,6 +22,7 @@ use super::ensemble::Ensemble;
 use super::loss::{
     INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_hard_negatives,
 };
+use crate::basics::preview;
 use crate::models::autoencoder::{self, Encoder};
 use crate::nn::batch::images_to_batch;
 use crate::nn::train::{fit, step_seed};
@@ -174,7 +175,8 @@ impl MiniClip {
         let words: Vec<&str> = cleaned.split_whitespace().collect();
         if words.len() > self.cfg.max_words {
             bail!(
-                "{text:?} has {} words; mini-CLIP reads at most {}",
+                "{} has {} words; mini-CLIP reads at most {}",
+                preview(text),
                 words.len(),
                 self.cfg.max_words
             );
@@ -183,7 +185,9 @@ impl MiniClip {
         for (slot, word) in ids.iter_mut().zip(&words) {
             let Some(k) = self.cfg.vocabulary.iter().position(|v| v == word) else {
                 bail!(
-                    "mini-CLIP does not know the word {word:?} (in {text:?}); it knows: {}",
+                    "mini-CLIP does not know the word {} (in {}); it knows: {}",
+                    preview(word),
+                    preview(text),
                     self.cfg.vocabulary.join(" ")
                 );
             };

@@ -9,6 +9,7 @@ use candle_core::Tensor;
 
 use super::Clip;
 use super::loss::l2_normalize;
+use crate::basics::preview;
 use crate::world::scenes::{Colour, SceneBatch, Split, with_articles};
 use crate::world::shapes::Shape;
 
@@ -68,11 +69,7 @@ impl Ranking {
         labels: &[&str],
         templates: &[&str],
     ) -> anyhow::Result<Ranking> {
-        anyhow::ensure!(!labels.is_empty(), "zero-shot needs at least one label");
-        anyhow::ensure!(
-            !templates.is_empty(),
-            "zero-shot needs at least one template"
-        );
+        check_labels(labels, templates)?;
         let picture = if picture.rank() == 3 {
             picture.unsqueeze(0)?
         } else {
@@ -124,6 +121,33 @@ impl Ranking {
         }
         out
     }
+}
+
+/// Labels and templates that can be ranked: at least one of each, no empty
+/// or repeated label, and a `{}` in every template (else every label would
+/// read the same and tie).
+fn check_labels(labels: &[&str], templates: &[&str]) -> anyhow::Result<()> {
+    anyhow::ensure!(!labels.is_empty(), "zero-shot needs at least one label");
+    anyhow::ensure!(
+        !templates.is_empty(),
+        "zero-shot needs at least one template"
+    );
+    for (i, label) in labels.iter().enumerate() {
+        anyhow::ensure!(!label.trim().is_empty(), "label {} is empty", i + 1);
+        anyhow::ensure!(
+            !labels[..i].contains(label),
+            "the label {} is given twice",
+            preview(label)
+        );
+    }
+    for template in templates {
+        anyhow::ensure!(
+            template.contains("{}"),
+            "the template {} has no {{}} where the label goes",
+            preview(template)
+        );
+    }
+    Ok(())
 }
 
 /// Every colour×shape label, "red circle" … (6 × 6 = 36).

@@ -23,7 +23,7 @@ use crate::guide::generate::{
 use crate::guide::prompts::Prompt;
 use crate::guide::vq::VqModel;
 use crate::nn::batch::images_to_batch;
-use crate::nn::progress::Progress;
+use crate::nn::progress::{Progress, stop_if_interrupted};
 use crate::world::judge::scenes::{SeenObject, judge_scene};
 use crate::world::requests::Request;
 use crate::world::scenes::{Colour, HELD_OUT, Scene, Split, with_articles};
@@ -118,6 +118,7 @@ pub fn run_edits(
     let size = vq.config.image_size as u32;
     let mut trials = Vec::with_capacity(cases.len());
     for (i, case) in cases.iter().enumerate() {
+        stop_if_interrupted("the report was not written")?;
         let started = Instant::now();
         let before = case.scene.draw(size);
         let init = images_to_batch(std::slice::from_ref(&before), device)?;
@@ -168,6 +169,7 @@ pub fn run_image_prompts(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut trials = Vec::with_capacity(count);
     for i in 0..count {
+        stop_if_interrupted("the report was not written")?;
         let scene = Scene::random(Split::Train, &mut rng);
         let caption = scene.phrasings().swap_remove(0);
         let prompt_picture = scene.draw(vq.config.image_size as u32);
@@ -381,6 +383,7 @@ fn modifier_table(
         progress.begin("modifiers", names.len());
         let mut verdicts = Vec::new();
         for (i, name) in names.iter().enumerate() {
+            stop_if_interrupted("the report was not written")?;
             let settings = settings.for_trial(i);
             // Every phrasing is graded by the request they all share.
             let request =

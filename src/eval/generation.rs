@@ -19,7 +19,7 @@ use crate::guide::presets::GeneratorKind;
 use crate::guide::prompts::Prompt;
 use crate::guide::vq::{self, VqModel};
 use crate::nn::batch::{batch_to_images, images_to_batch};
-use crate::nn::progress::Progress;
+use crate::nn::progress::{Progress, stop_if_interrupted};
 use crate::viz::picture::Picture;
 use crate::world::judge::scenes::{SeenObject, judge_scene};
 use crate::world::requests::Request;
@@ -149,6 +149,7 @@ pub fn run_trials(
     let device = bank.pictures.device();
     let mut trials = Vec::new();
     for (i, (kind, text)) in prompts.iter().enumerate() {
+        stop_if_interrupted("the report was not written")?;
         let started = Instant::now();
         let guide = Guide::new(clip, &[Prompt::parse(text, 0)?])?;
         let settings = settings.for_trial(i);

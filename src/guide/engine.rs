@@ -13,6 +13,7 @@ use super::generators::Generator;
 use super::loss::{prompt_loss, spherical_distance};
 use super::prompts::Prompt;
 use crate::clip::Clip;
+use crate::nn::progress::stop_if_interrupted;
 
 /// How long and how fast to optimise.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,6 +219,7 @@ impl<'a> Guide<'a> {
         const CHUNK: usize = 512;
         let mut scores = Vec::with_capacity(pictures.dim(0)?);
         for start in (0..pictures.dim(0)?).step_by(CHUNK) {
+            stop_if_interrupted("nothing was written")?;
             let chunk =
                 pictures.narrow(0, start, CHUNK.min(pictures.dim(0)? - start))?;
             scores.extend(self.chunk_scores(&chunk.detach())?);

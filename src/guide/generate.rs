@@ -42,6 +42,9 @@ pub const BANK_SEED: u64 = 7_000_000;
 /// input size, and only the best are encoded.
 pub const RANDOM_BANK: usize = 4096;
 
+/// The most scenes a random bank may hold: 0.8 GB of pictures.
+pub const MAX_BANK: usize = 16_384;
+
 /// Which drawn scenes a [`Bank`] holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BankKind {
@@ -53,17 +56,26 @@ pub enum BankKind {
     Random(usize),
 }
 
-/// `every-kind` or a number of random scenes, as `--bank` takes it.
+/// `every-kind` or a number of random scenes (at most [`MAX_BANK`]), as
+/// `--bank` takes it.
 impl std::str::FromStr for BankKind {
     type Err = String;
 
     fn from_str(text: &str) -> Result<BankKind, String> {
-        match text {
-            "every-kind" => Ok(BankKind::EveryKind),
-            _ => text.parse().map(BankKind::Random).map_err(|_| {
+        let count: usize = match text {
+            "every-kind" => return Ok(BankKind::EveryKind),
+            _ => text.parse().map_err(|_| {
                 format!("expected `every-kind` or a number of random scenes, got {text:?}")
-            }),
+            })?,
+        };
+        if count > MAX_BANK {
+            // Every scene is held as 3×64×64 floats while the guide ranks them.
+            let gigabytes = (count * 3 * 64 * 64 * 4) as f64 / f64::from(1 << 30);
+            return Err(format!(
+                "a bank holds at most {MAX_BANK} scenes; {count} would need {gigabytes:.1} GB"
+            ));
         }
+        Ok(BankKind::Random(count))
     }
 }
 

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::basics::preview;
+
 /// One prompt: what to say, how strongly, and when to stop pulling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
@@ -15,19 +17,29 @@ pub struct Prompt {
     pub stop: f32,
 }
 
-/// A prompt that cannot be read, with the reason.
+/// The largest weight a prompt may have. The pull is scaled by the weight;
+/// far larger ones only drown the other prompts and overflow the loss.
+pub const MAX_WEIGHT: f64 = 100.0;
+
+/// A prompt that cannot be read, with the reason. Texts are shown cut short
+/// ([`preview`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PromptError {
     #[error("prompt {index} is empty (prompts are separated by '|')")]
     Empty { index: usize },
-    #[error("prompt {text:?} has weight 0: it would do nothing")]
+    #[error("prompt {} has weight 0: it would do nothing", preview(text))]
     ZeroWeight { text: String },
-    #[error("prompt {text:?}: {field} must be a finite number, got {value:?}")]
-    NotFinite {
+    #[error("prompt {}: {field} must be a number, got {value:?}", preview(text))]
+    NotANumber {
         text: String,
         field: &'static str,
         value: String,
     },
+    #[error(
+        "prompt {}: the weight must be from -{MAX_WEIGHT} to {MAX_WEIGHT}, got {value}",
+        preview(text)
+    )]
+    WeightOutOfRange { text: String, value: String },
 }
 
 impl Prompt {
@@ -40,7 +52,7 @@ impl Prompt {
         let mut numbers = Vec::new();
         while parts.len() > 1 {
             let last = parts[parts.len() - 1].trim();
-            match last.parse::<f32>() {
+            match last.parse::<f64>() {
                 Ok(value) => {
                     numbers.insert(0, (value, last.to_string()));
                     parts.pop();
@@ -55,27 +67,28 @@ impl Prompt {
         let (weight, stop) = match numbers.as_slice() {
             [] => (
                 (1.0, "1".to_string()),
-                (f32::NEG_INFINITY, "-inf".to_string()),
+                (f64::NEG_INFINITY, "-inf".to_string()),
             ),
-            [w] => (w.clone(), (f32::NEG_INFINITY, "-inf".to_string())),
+            [w] => (w.clone(), (f64::NEG_INFINITY, "-inf".to_string())),
             [w, s, ..] => (w.clone(), s.clone()),
         };
         for (field, (value, written)) in [("weight", &weight), ("stop", &stop)] {
-            if value.is_nan() || (field == "weight" && value.is_infinite()) {
-                return Err(PromptError::NotFinite {
-                    text,
-                    field,
-                    value: written.clone(),
-                });
+            if value.is_nan() {
+                let value = written.clone();
+                return Err(PromptError::NotANumber { text, field, value });
             }
         }
         if weight.0 == 0.0 {
             return Err(PromptError::ZeroWeight { text });
         }
+        if weight.0.abs() > MAX_WEIGHT {
+            let value = weight.1;
+            return Err(PromptError::WeightOutOfRange { text, value });
+        }
         Ok(Prompt {
             text,
-            weight: weight.0,
-            stop: stop.0,
+            weight: weight.0 as f32,
+            stop: stop.0 as f32,
         })
     }
 

@@ -5,6 +5,8 @@ use anyhow::ensure;
 use candle_core::{Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
+use super::progress::interrupted;
+
 /// The seed of step `step`'s fresh batch: a new one every step, so a model
 /// never sees the same picture twice, and the same for the same `seed`.
 pub fn step_seed(seed: u64, step: usize) -> u64 {
@@ -27,7 +29,8 @@ pub fn adam(vars: Vec<Var>, learning_rate: f64) -> candle_core::Result<AdamW> {
 /// Each step `learning_rate(step)` sets the rate, `loss_at(step)` computes the
 /// loss on that step's batch (with anything the step reports from it), Adam
 /// steps, and `after_step(step, loss, that)` may adjust variables and report.
-/// A loss that is not finite stops training with an error naming the step.
+/// A loss that is not finite stops training with an error naming the step;
+/// Ctrl-C ([`interrupted`]) stops it early, with fewer losses.
 pub fn fit<T>(
     vars: Vec<Var>,
     steps: usize,
@@ -38,6 +41,9 @@ pub fn fit<T>(
     let mut adam = adam(vars, learning_rate(0))?;
     let mut losses = Vec::with_capacity(steps);
     for step in 0..steps {
+        if interrupted() {
+            break;
+        }
         adam.set_learning_rate(learning_rate(step));
         let (loss, that) = loss_at(step)?;
         adam.backward_step(&loss)?;

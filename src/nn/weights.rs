@@ -2,24 +2,23 @@
 //! bytes built into the program), and seed fresh ones so that the same seed
 //! trains the same model.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, ensure};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Uniform};
 
-/// Saves trained variables as safetensors without ever leaving a half-written
-/// file: write next to it, then rename.
+use crate::files::{Existing, OutputFile};
+
+/// Saves trained variables as safetensors, replacing an older file, never
+/// leaving half a file ([`crate::files`]).
 pub fn save_weights(varmap: &VarMap, path: &Path) -> anyhow::Result<()> {
-    let partial = path.with_extension("partial");
-    varmap
-        .save(&partial)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, path)
-        .with_context(|| format!("cannot write {}", path.display()))
+    OutputFile::check(path, Existing::Replace)?
+        .write_with(|file| Ok(varmap.save(file)?))
 }
 
 /// Replaces candle's (unseeded) initial weights with seeded ones, so that the
@@ -71,13 +70,45 @@ pub fn weights_from_bytes(
     origin: &str,
     device: &Device,
 ) -> anyhow::Result<VarBuilder<'static>> {
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+    let tensors = checked_tensors(&bytes, origin, device)?;
+    Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
+}
+
+/// Every tensor of a safetensors file, checked at load time: floating point
+/// (candle would convert integers silently) and finite (a NaN would only
+/// show up later as a loss that diverges). A bad tensor is named.
+pub fn checked_tensors(
+    bytes: &[u8],
+    origin: &str,
+    device: &Device,
+) -> anyhow::Result<HashMap<String, Tensor>> {
+    let tensors = candle_core::safetensors::load_buffer(bytes, device)
         .with_context(|| {
             format!(
                 "{origin} is not a valid safetensors file (truncated or corrupt?)"
             )
         })?;
-    Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        let tensor = &tensors[name];
+        ensure!(
+            tensor.dtype().is_float(),
+            "{origin}: tensor {name} has dtype {:?}; weights must be floating point",
+            tensor.dtype()
+        );
+        let values = tensor
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let bad = values.iter().filter(|v| !v.is_finite()).count();
+        ensure!(
+            bad == 0,
+            "{origin}: tensor {name} has {bad} of {} values that are not finite (NaN or ±∞)",
+            values.len()
+        );
+    }
+    Ok(tensors)
 }
 
 /// A model from the weights built into the program (`name`: the file they

@@ -1,11 +1,12 @@
 //! Pictures people look at: single images, image grids and plots, saved as PNG
 //! (atomically) and shown inline in Jupyter with the `evcxr` feature.
 
-use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use image::{Rgb, RgbImage, imageops};
+
+use crate::files::{Existing, OutputFile};
 
 /// An RGB picture: a drawn shape, a grid of samples or a rendered plot.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +75,11 @@ impl Picture {
         Ok(bytes)
     }
 
-    /// Writes a PNG atomically: to a temporary file beside `path`, then renamed, so an
-    /// interrupted run never leaves half a file behind.
+    /// Writes a PNG, replacing an older one, never half a file
+    /// ([`crate::files`]).
     pub fn save_png(&self, path: impl AsRef<Path>) -> anyhow::Result<()> {
-        write_atomically(path.as_ref(), &self.png_bytes()?)
+        OutputFile::check(path.as_ref(), Existing::Replace)?
+            .write(&self.png_bytes()?)
     }
 
     /// Shows the picture inline in a Jupyter notebook running the evcxr kernel.
@@ -150,31 +152,6 @@ pub fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> anyhow::Result<Vec<u8>> 
         }
     }
     Ok(bytes)
-}
-
-/// Writes `bytes` to `path` via a temporary file in the same folder and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(folder)
-        .with_context(|| format!("cannot create folder {}", folder.display()))?;
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?;
-    let temporary = folder.join(format!(
-        ".{}.{}.partial",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]
@@ -267,18 +244,5 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("picture.png")]);
-    }
-
-    #[test]
-    fn failed_write_names_the_path_and_cleans_up() {
-        let dir = tempfile::tempdir().unwrap();
-        // A folder where the file should go: the rename fails.
-        let path = dir.path().join("taken");
-        std::fs::create_dir(path.join("x").parent().unwrap()).unwrap();
-        std::fs::create_dir(path.join("x")).unwrap();
-        let message = format!("{:#}", write_atomically(&path, b"data").unwrap_err());
-        assert!(message.contains("taken"), "{message}");
-        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(leftovers, 1, "only the pre-existing folder remains");
     }
 }

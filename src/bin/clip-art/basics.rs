@@ -4,7 +4,8 @@ use clip_art::basics::one_hot::{self, ALPHABET, LECTURE_VOCABULARY};
 
 #[derive(clap::Args)]
 pub struct OneHotArgs {
-    /// A word (one row per character) or, with --tokens, words of the vocabulary.
+    /// Words (a table each, one row per character) or, with --tokens, words
+    /// of the vocabulary (one table, a row each).
     #[arg(required = true)]
     pub words: Vec<String>,
     /// One row per word over the lecture's vocabulary (man, woman, …, monarch).
@@ -23,7 +24,13 @@ pub fn one_hot(args: &OneHotArgs) -> anyhow::Result<()> {
         let rows: Vec<String> = words.iter().map(|w| w.to_string()).collect();
         println!("{}", one_hot::format_table(&rows, &columns, &table));
     } else {
-        println!("{}", char_table(&words.join(""))?);
+        // One table per word: a word is one argument, as "A B" (with its
+        // space) is one word the alphabet cannot spell.
+        let tables = words
+            .iter()
+            .map(|word| char_table(word))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        println!("{}", tables.join("\n"));
     }
     Ok(())
 }

@@ -14,13 +14,18 @@ use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
-use crate::output::{TrainingRun, check_training, progress_bar, save, write_text};
+use crate::output::{
+    TrainingRun, check_training, check_training_outputs, progress_bar, save,
+    stop_if_training_interrupted, write_text,
+};
 
 #[derive(clap::Args)]
 pub struct TrainClipArgs {
-    #[arg(long, default_value_t = mini::TrainConfig::default().steps)]
+    /// Training steps, 1–1,000,000.
+    #[arg(long, default_value_t = mini::TrainConfig::default().steps, value_parser = crate::limits::training_steps)]
     pub steps: usize,
-    #[arg(long, default_value_t = mini::TrainConfig::default().batch_size)]
+    /// Captioned scenes per step, 2–1,024.
+    #[arg(long, default_value_t = mini::TrainConfig::default().batch_size, value_parser = crate::limits::batch_size)]
     pub batch_size: usize,
     /// The first step's learning rate (it decays along a cosine).
     #[arg(long, default_value_t = mini::TrainConfig::default().learning_rate)]
@@ -34,8 +39,8 @@ pub struct TrainClipArgs {
 
 #[derive(clap::Args)]
 pub struct ClipReportArgs {
-    /// Scenes drawn for each measurement.
-    #[arg(long, default_value_t = 500)]
+    /// Scenes drawn for each measurement (10–10,000).
+    #[arg(long, default_value_t = 500, value_parser = crate::limits::count)]
     pub count: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -61,8 +66,8 @@ pub struct ZeroShotArgs {
     /// Prompt templates; `{}` is replaced by the label. Repeat for an ensemble.
     #[arg(long = "template")]
     pub templates: Vec<String>,
-    /// How many prompts to list.
-    #[arg(long, default_value_t = 5)]
+    /// How many prompts to list (1–1,000).
+    #[arg(long, default_value_t = 5, value_parser = crate::limits::top)]
     pub top: usize,
     /// Which CLIP: `mini` (trained here), `mini-ensemble` (the three
     /// shipped mini-CLIPs together), a folder holding OpenAI's CLIP in
@@ -93,6 +98,12 @@ pub fn clip_report(args: &ClipReportArgs) -> anyhow::Result<()> {
 }
 
 pub fn zero_shot(args: &ZeroShotArgs) -> anyhow::Result<()> {
+    if let Some(truth) = &args.truth {
+        anyhow::ensure!(
+            args.labels.contains(truth),
+            "--truth {truth:?} is not among the labels; add it to them"
+        );
+    }
     let (model, template) =
         open_clip(&args.clip, &args.weights, &device::open(args.device)?)?;
     let templates = if args.templates.is_empty() {
@@ -193,8 +204,13 @@ pub fn train_clip(args: &TrainClipArgs) -> anyhow::Result<()> {
         seed: args.run.seed,
     };
     let (device, weights) = (device::open(args.run.device)?, &args.run.weights);
-    std::fs::create_dir_all(weights)
-        .with_context(|| format!("cannot create {}", weights.display()))?;
+    let stem = mini::file_stem(train.seed);
+    let (file, record_file, plot) = (
+        format!("{stem}.safetensors"),
+        format!("{stem}-training.md"),
+        format!("{stem}-loss.png"),
+    );
+    check_training_outputs(weights, &[&file, &record_file, &plot])?;
     let cfg = mini::Config::default();
     let bar = progress_bar("mini-CLIP", train.steps);
     let start = std::time::Instant::now();
@@ -209,12 +225,12 @@ pub fn train_clip(args: &TrainClipArgs) -> anyhow::Result<()> {
         })?;
     bar.finish();
     let seconds = start.elapsed().as_secs_f32();
-    let stem = mini::file_stem(train.seed);
-    save_weights(&vars, &weights.join(format!("{stem}.safetensors")))?;
+    save_weights(&vars, &weights.join(&file))?;
+    stop_if_training_interrupted(&[&weights.join(&file)])?;
     let record = training_record(train, &model, seconds)?;
-    write_text(&weights.join(format!("{stem}-training.md")), &record)?;
+    write_text(&weights.join(&record_file), &record)?;
     println!("{record}");
-    loss_plot(train, &reports, &weights.join(format!("{stem}-loss.png")))
+    loss_plot(train, &reports, &weights.join(&plot))
 }
 
 /// The record of a `train-clip` run, with the model measured as `clip-report`

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use candle_core::Device;
 
 use clip_art::eval::faces::write_figures;
@@ -13,14 +12,17 @@ use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
 use crate::output::{
-    TrainingRun, check_training, final_loss, progress_bar, save, write_text,
+    TrainingRun, check_training, check_training_outputs, final_loss, progress_bar,
+    save, stop_if_training_interrupted, write_text,
 };
 
 #[derive(clap::Args)]
 pub struct TrainFacesArgs {
-    #[arg(long, default_value_t = TrainConfig::default().steps)]
+    /// Training steps, 1–1,000,000.
+    #[arg(long, default_value_t = TrainConfig::default().steps, value_parser = crate::limits::training_steps)]
     pub steps: usize,
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    /// Faces per step, 1–1,024.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size, value_parser = crate::limits::batch_size)]
     pub batch_size: usize,
     #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
     pub lr: f64,
@@ -33,8 +35,8 @@ pub struct TrainFacesArgs {
 
 #[derive(clap::Args)]
 pub struct FacesReportArgs {
-    /// Faces drawn for each measurement.
-    #[arg(long, default_value_t = 300)]
+    /// Faces drawn for each measurement (1–10,000).
+    #[arg(long, default_value_t = 300, value_parser = crate::limits::count)]
     pub count: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -90,6 +92,14 @@ pub fn face_models(
     })
 }
 
+/// What `train-faces` writes: both models' weights, the record, the plot.
+const FACES_FILES: [&str; 4] = [
+    "faces-autoencoder.safetensors",
+    "faces-vae.safetensors",
+    "faces-training.md",
+    "faces-loss.png",
+];
+
 /// Trains both face models, saves their weights, a record of the run and the
 /// loss plot.
 pub fn train_faces(args: &TrainFacesArgs) -> anyhow::Result<()> {
@@ -105,8 +115,8 @@ pub fn train_faces(args: &TrainFacesArgs) -> anyhow::Result<()> {
         &args.run.weights,
         autoencoder::Config::default(),
     );
-    std::fs::create_dir_all(weights)
-        .with_context(|| format!("cannot create {}", weights.display()))?;
+    let files = FACES_FILES;
+    check_training_outputs(weights, &files)?;
     let bar = progress_bar("autoencoder", train.steps);
     let start = std::time::Instant::now();
     let (_, ae_vars, ae_losses) =
@@ -125,8 +135,10 @@ pub fn train_faces(args: &TrainFacesArgs) -> anyhow::Result<()> {
         })?;
     bar.finish();
     let vae_seconds = start.elapsed().as_secs_f32();
-    save_weights(&ae_vars, &weights.join("faces-autoencoder.safetensors"))?;
-    save_weights(&vae_vars, &weights.join("faces-vae.safetensors"))?;
+    let (ae_file, vae_file) = (weights.join(files[0]), weights.join(files[1]));
+    save_weights(&ae_vars, &ae_file)?;
+    save_weights(&vae_vars, &vae_file)?;
+    stop_if_training_interrupted(&[&ae_file, &vae_file])?;
     let record = training_record(
         &cfg,
         &train,
@@ -134,7 +146,7 @@ pub fn train_faces(args: &TrainFacesArgs) -> anyhow::Result<()> {
         [ae_seconds, vae_seconds],
         [&ae_losses, &vae_losses],
     );
-    write_text(&weights.join("faces-training.md"), &record)?;
+    write_text(&weights.join(files[2]), &record)?;
     println!("{record}");
     let ae_curve = moving_average(&ae_losses, 25);
     let series = [Series {
@@ -147,7 +159,7 @@ pub fn train_faces(args: &TrainFacesArgs) -> anyhow::Result<()> {
         "MSE (moving average of 25)",
         &series,
     )?;
-    save(&chart, &weights.join("faces-loss.png"))
+    save(&chart, &weights.join(files[3]))
 }
 
 /// The record of a `train-faces` run, as the book shows it.

@@ -3,8 +3,6 @@
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -13,6 +11,7 @@ use image::RgbImage;
 use rand::SeedableRng;
 
 use clip_art::basics::pixels::tensor_to_image;
+use clip_art::files::{Existing, OutputFile, check_all};
 use clip_art::guide::editing::EDIT_WEIGHT;
 use clip_art::guide::engine::{Guide, Keep};
 use clip_art::guide::generate::{
@@ -24,7 +23,8 @@ use clip_art::guide::prompts::Prompt;
 use clip_art::guide::vq::{self, VqModel};
 use clip_art::nn::batch::images_to_batch;
 use clip_art::nn::device::{self, DeviceChoice};
-use clip_art::viz::picture::{Picture, gif_bytes, png_with_text, write_atomically};
+use clip_art::nn::progress::{Interrupted, interrupted};
+use clip_art::viz::picture::{Picture, gif_bytes, png_with_text};
 use clip_art::world::judge::scenes::judge_scene;
 use clip_art::world::requests::Request;
 
@@ -53,26 +53,30 @@ pub struct GenerateArgs {
     /// free), fourier (cosine-basis coefficients) or pixel-draw (4×4 cells).
     #[arg(long, default_value_t = GeneratorKind::Vq)]
     pub generator: GeneratorKind,
-    /// Optimiser steps per restart (default: 40 for vq, 150 for the others).
-    #[arg(long)]
+    /// Optimiser steps per restart, 1–10,000 (default: 40 for vq, 150 for
+    /// the others).
+    #[arg(long, value_parser = crate::limits::guidance_steps)]
     pub steps: Option<usize>,
     /// Adam's learning rate (default: 0.003 for vq, 0.1 for the others).
     #[arg(long)]
     pub lr: Option<f64>,
     /// vq: how many of the best-ranked starts are optimised; the result CLIP
-    /// scores best is kept.
-    #[arg(long, default_value_t = 1)]
+    /// scores best is kept (1–64).
+    #[arg(long, default_value_t = 1, value_parser = crate::limits::restarts)]
     pub restarts: usize,
-    /// Views (cutouts) the guide sees per step; 0 shows it the whole picture.
-    #[arg(long, default_value_t = 4)]
+    /// Views (cutouts) the guide sees per step, 0–64; 0 shows it the whole
+    /// picture.
+    #[arg(long, default_value_t = 4, value_parser = crate::limits::cutouts)]
     pub cutouts: usize,
     /// vq: the drawn scenes CLIP ranks to choose the starts: `every-kind`
     /// (one scene of each kind the captions describe) or a number of random
-    /// scenes (with --init, 0 starts from the init picture's own codes).
+    /// scenes, at most 16,384 (with --init, 0 starts from the init picture's
+    /// own codes).
     #[arg(long, default_value_t = DEFAULT_BANK)]
     pub bank: BankKind,
-    /// Side of the picture for pixels, fourier and pixel-draw (vq: always 64).
-    #[arg(long, default_value_t = 64)]
+    /// Side of the picture for pixels, fourier and pixel-draw, 8–512 (vq:
+    /// always 64).
+    #[arg(long, default_value_t = 64, value_parser = crate::limits::size)]
     pub size: usize,
     /// Same seed, same device: the same picture, byte for byte.
     #[arg(long, default_value_t = 0)]
@@ -97,9 +101,9 @@ pub struct GenerateArgs {
     /// Also write an animated GIF of the run here.
     #[arg(long)]
     pub gif: Option<PathBuf>,
-    /// Enlarge the saved PNG this many times (nearest neighbour; the judge
-    /// sees the picture at its own size).
-    #[arg(long, default_value_t = 4)]
+    /// Enlarge the saved PNG this many times, 1–16 (nearest neighbour; the
+    /// judge sees the picture at its own size).
+    #[arg(long, default_value_t = 4, value_parser = crate::limits::scale)]
     pub scale: u32,
     /// Which CLIP guides: `mini-ensemble` (the three shipped mini-CLIPs
     /// together), `mini` (one), a folder with OpenAI's CLIP in Hugging Face's
@@ -125,13 +129,16 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         Some(text) => Prompt::parse_all(text)?,
         None => Vec::new(),
     };
-    let out = output_path(args, &description)?;
-    anyhow::ensure!(args.scale >= 1, "--scale must be at least 1");
+    let (out, gif) = outputs(args, &description)?;
     let size = match args.generator {
         GeneratorKind::Vq => vq::Config::default().image_size,
         _ => args.size,
     };
-    anyhow::ensure!(size >= 8, "--size must be at least 8 pixels, got {size}");
+    anyhow::ensure!(
+        args.vq_weights.is_none() || args.generator == GeneratorKind::Vq,
+        "--vq-weights is for --generator vq; {} has no VQ decoder",
+        args.generator
+    );
     let device = device::open(args.device)?;
     let (clip, _) = crate::clip::open_clip(&args.clip, &args.clip_weights, &device)?;
     let init = args
@@ -153,20 +160,15 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let settings = settings_for(args, clip.image_size())?;
     let run = run(args, &guide, &settings, init.as_ref(), size, &device)?;
     let verdict = judge(&prompts, &run.image);
-    write_outputs(
-        args,
-        &out,
-        &description,
-        &settings,
-        &run,
-        verdict.as_deref(),
-    )?;
-    if run.interrupted {
-        println!("interrupted: saved the last frame");
-    }
-    println!("wrote {} in {:.1} s", out.display(), run.seconds);
+    let text = png_text(args, &description, &settings, &run, verdict.as_deref());
+    write_outputs(args, (&out, gif.as_ref()), &run, &text)?;
+    println!("wrote {} in {:.1} s", out.path().display(), run.seconds);
     if let Some(verdict) = verdict {
         println!("judge: {verdict}");
+    }
+    if run.interrupted {
+        let saved = format!("saved the last frame to {}", out.path().display());
+        return Err(Interrupted(saved).into());
     }
     Ok(())
 }
@@ -245,10 +247,6 @@ fn run(
     size: usize,
     device: &Device,
 ) -> anyhow::Result<Run> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("cannot install the Ctrl-C handler")?;
     let bar = progress_bar("generate", settings.steps * settings.restarts);
     let frame_every = (settings.steps / 20).max(1);
     let mut frames = Vec::new();
@@ -262,7 +260,7 @@ fn run(
                     frames.push(frame);
                 }
             }
-            if stop.load(Ordering::SeqCst) {
+            if interrupted() {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -363,15 +361,14 @@ fn judge(prompts: &[Prompt], image: &RgbImage) -> Option<String> {
         })
 }
 
-/// The PNG with its prompt, settings and verdict in text chunks, and the GIF.
-fn write_outputs(
+/// The PNG's text chunks: the prompt, the settings and the verdict.
+fn png_text(
     args: &GenerateArgs,
-    out: &Path,
     description: &str,
     settings: &Settings,
     run: &Run,
     verdict: Option<&str>,
-) -> anyhow::Result<()> {
+) -> Vec<(&'static str, String)> {
     let mut text = vec![
         (
             "Software",
@@ -389,17 +386,27 @@ fn write_outputs(
             "stopped by Ctrl-C; this is the last frame".into(),
         ));
     }
+    text
+}
+
+/// The PNG with its text chunks, and the GIF.
+fn write_outputs(
+    args: &GenerateArgs,
+    (out, gif): (&OutputFile, Option<&OutputFile>),
+    run: &Run,
+    text: &[(&str, String)],
+) -> anyhow::Result<()> {
     let shown = Picture(run.image.clone()).scaled(args.scale);
-    write_atomically(out, &png_with_text(&shown.0, &text)?)?;
-    if let Some(gif) = &args.gif {
+    out.write(&png_with_text(&shown.0, text)?)?;
+    if let Some(gif) = gif {
         let enlarged: Vec<RgbImage> = run
             .frames
             .iter()
             .chain([&run.image])
             .map(|f| Picture(f.clone()).scaled(args.scale).0)
             .collect();
-        write_atomically(gif, &gif_bytes(&enlarged, 100)?)?;
-        println!("wrote {} ({} frames)", gif.display(), enlarged.len());
+        gif.write(&gif_bytes(&enlarged, 100)?)?;
+        println!("wrote {} ({} frames)", gif.path().display(), enlarged.len());
     }
     Ok(())
 }
@@ -458,9 +465,13 @@ fn load_picture(
     Ok(images_to_batch(&[image], device)?)
 }
 
-/// Where the picture goes (--out, or a name made from the prompt), refused
-/// before any work if it or the GIF would replace a file without --force.
-fn output_path(args: &GenerateArgs, description: &str) -> anyhow::Result<PathBuf> {
+/// Where the picture (--out, or a name made from the prompt) and the GIF go,
+/// checked before any work: writable, different, and not replacing a file
+/// without --force.
+fn outputs(
+    args: &GenerateArgs,
+    description: &str,
+) -> anyhow::Result<(OutputFile, Option<OutputFile>)> {
     let out = args.out.clone().unwrap_or_else(|| {
         default_output(if description.is_empty() {
             "image prompt"
@@ -468,11 +479,17 @@ fn output_path(args: &GenerateArgs, description: &str) -> anyhow::Result<PathBuf
             description
         })
     });
-    refuse_overwrite(&out, args.force)?;
-    if let Some(gif) = &args.gif {
-        refuse_overwrite(gif, args.force)?;
-    }
-    Ok(out)
+    let existing = if args.force {
+        Existing::Replace
+    } else {
+        Existing::Keep
+    };
+    let paths: Vec<&Path> = [Some(out.as_path()), args.gif.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut checked = check_all(&paths, existing)?.into_iter();
+    Ok((checked.next().expect("the PNG"), checked.next()))
 }
 
 /// `out/a-red-circle-above-a-blue-square.png` for that prompt.
@@ -488,19 +505,10 @@ fn default_output(prompt: &str) -> PathBuf {
         })
         .collect();
     let slug: Vec<&str> = slug.split('-').filter(|s| !s.is_empty()).collect();
-    let mut name = slug.join("-");
-    name.truncate(80);
+    // At most 80 characters (not bytes: a prompt may be in any script).
+    let mut name: String = slug.join("-").chars().take(80).collect();
     if name.is_empty() {
         name.push_str("generated");
     }
     Path::new("out").join(format!("{name}.png"))
-}
-
-fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        force || !path.exists(),
-        "{} already exists: pass --force to replace it, or --out to choose another name",
-        path.display()
-    );
-    Ok(())
 }

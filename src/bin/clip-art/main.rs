@@ -9,6 +9,7 @@ mod book;
 mod clip;
 mod faces;
 mod generate;
+mod limits;
 mod output;
 mod reports;
 mod shapes;
@@ -67,9 +68,14 @@ enum Command {
     BookFigures(book::BookFiguresArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     allocator::keep_freed_memory();
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    output::exit_code(output::stop_on_ctrl_c().and_then(|()| run(command)))
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::OneHot(args) => basics::one_hot(&args),
         Command::TrainShapes(args) => shapes::train_shapes(&args),
         Command::TrainFaces(args) => faces::train_faces(&args),

@@ -1,15 +1,49 @@
-//! What every command shares: progress bars, files written with a line that
-//! says so, and the checks of the training flags.
+//! What every command shares: progress bars, Ctrl-C and exit codes, files
+//! written with a line that says so, and the checks of the training flags.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use clip_art::files::{Existing, OutputFile, check_all};
 use clip_art::nn::device::DeviceChoice;
-use clip_art::nn::progress::Progress;
-use clip_art::viz::picture::{Picture, write_atomically};
+use clip_art::nn::progress::{Interrupted, Progress, interrupt, interrupted};
+use clip_art::viz::picture::Picture;
+
+/// The first Ctrl-C asks the run to stop at its next step and save what it
+/// has; a second one quits at once.
+pub fn stop_on_ctrl_c() -> anyhow::Result<()> {
+    ctrlc::set_handler(|| {
+        if interrupted() {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step (Ctrl-C again quits without saving)");
+        interrupt();
+    })
+    .context("cannot install the Ctrl-C handler")
+}
+
+/// 0 when the command did its work, 130 when Ctrl-C stopped it (as shells
+/// report it), 1 on any error; the error is printed with its causes (and
+/// no backtrace: it is a message for the user).
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    let Err(error) = result else {
+        return ExitCode::SUCCESS;
+    };
+    eprintln!("Error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  because: {cause}");
+    }
+    if error.chain().any(|cause| cause.is::<Interrupted>()) {
+        ExitCode::from(130)
+    } else {
+        ExitCode::FAILURE
+    }
+}
 
 /// A bar of `steps` steps named `name`, with the elapsed time and a message.
 pub fn progress_bar(name: &str, steps: usize) -> ProgressBar {
@@ -67,7 +101,7 @@ pub fn save(picture: &Picture, path: &Path) -> anyhow::Result<()> {
 }
 
 pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
-    write_atomically(path, text.as_bytes())?;
+    OutputFile::check(path, Existing::Replace)?.write(text.as_bytes())?;
     println!("wrote {}", path.display());
     Ok(())
 }
@@ -105,6 +139,30 @@ pub fn check_training(
         "--lr must be a positive number, got {lr}"
     );
     Ok(())
+}
+
+/// The files a training run writes in its weights folder, checked before it
+/// trains (an older run's files are replaced).
+pub fn check_training_outputs(folder: &Path, names: &[&str]) -> anyhow::Result<()> {
+    let paths: Vec<PathBuf> = names.iter().map(|name| folder.join(name)).collect();
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    check_all(&paths, Existing::Replace)?;
+    Ok(())
+}
+
+/// Once the weights are saved: if Ctrl-C cut training short, the command
+/// stops here, saying where they are (no record or plot of a partial run).
+pub fn stop_if_training_interrupted(weights: &[&Path]) -> anyhow::Result<()> {
+    if !interrupted() {
+        return Ok(());
+    }
+    let saved: Vec<String> =
+        weights.iter().map(|w| w.display().to_string()).collect();
+    Err(Interrupted(format!(
+        "saved the weights trained so far to {}; no record or plot was made",
+        saved.join(" and ")
+    ))
+    .into())
 }
 
 /// The mean of the last 50 losses (fewer at the start): a training record's

@@ -19,23 +19,24 @@ use crate::output::{Bars, save, write_text};
 
 #[derive(clap::Args)]
 pub struct GenerateReportArgs {
-    /// Test prompts per kind (four kinds) for the default method.
-    #[arg(long, default_value_t = 30)]
+    /// Test prompts per kind (four kinds) for the default method (1–10,000).
+    #[arg(long, default_value_t = 30, value_parser = crate::limits::count)]
     pub count: usize,
-    /// Test prompts per kind for each other method of the ablation (0: skip it).
-    #[arg(long, default_value_t = 10)]
+    /// Test prompts per kind for each other method of the ablation, 0–1,000
+    /// (0: skip it).
+    #[arg(long, default_value_t = 10, value_parser = crate::limits::ablation_count)]
     pub ablation_count: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Settings of the default row (as `generate`'s flags).
-    #[arg(long)]
+    /// Settings of the default row (as `generate`'s flags, with its bounds).
+    #[arg(long, value_parser = crate::limits::guidance_steps)]
     pub steps: Option<usize>,
     #[arg(long)]
     pub lr: Option<f64>,
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::restarts)]
     pub restarts: Option<usize>,
-    /// Views CLIP sees per step; 0 shows CLIP the whole picture.
-    #[arg(long)]
+    /// Views CLIP sees per step, 0–64; 0 shows CLIP the whole picture.
+    #[arg(long, value_parser = crate::limits::cutouts)]
     pub cutouts: Option<usize>,
     /// Drawn scenes CLIP ranks to choose the starts: `every-kind` or a
     /// number of random scenes.
@@ -55,8 +56,8 @@ pub struct GenerateReportArgs {
 
 #[derive(clap::Args)]
 pub struct EditReportArgs {
-    /// Edits (and image prompts) per method.
-    #[arg(long, default_value_t = 20)]
+    /// Edits (and image prompts) per method (1–10,000).
+    #[arg(long, default_value_t = 20, value_parser = crate::limits::count)]
     pub count: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

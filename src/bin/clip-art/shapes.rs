@@ -23,21 +23,22 @@ pub struct TrainShapesArgs {
 
 #[derive(clap::Args)]
 pub struct TrainingArgs {
-    /// Training steps (one freshly drawn batch each).
-    #[arg(long, default_value_t = TrainConfig::default().steps)]
+    /// Training steps, one freshly drawn batch each (1–1,000,000).
+    #[arg(long, default_value_t = TrainConfig::default().steps, value_parser = crate::limits::training_steps)]
     pub steps: usize,
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    /// Images per step, 1–1,024.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size, value_parser = crate::limits::batch_size)]
     pub batch_size: usize,
     #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
     pub lr: f32,
     /// Same seed, same images, same weights, same numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Width and height of the drawn images, in pixels.
-    #[arg(long, default_value_t = Config::default().image_size)]
+    /// Width and height of the drawn images, 8–256 pixels.
+    #[arg(long, default_value_t = Config::default().image_size, value_parser = crate::limits::image_size)]
     pub image_size: u32,
-    /// Images drawn afresh to measure accuracy.
-    #[arg(long, default_value_t = 2000)]
+    /// Images drawn afresh to measure accuracy (1–100,000).
+    #[arg(long, default_value_t = 2000, value_parser = crate::limits::test_images)]
     pub test_images: usize,
     /// auto, cpu, cuda or metal.
     #[arg(long, default_value = "auto")]

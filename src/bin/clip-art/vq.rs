@@ -1,26 +1,37 @@
 //! Chapter 6's training command: the VQ decoder.
 
-use anyhow::Context;
-
 use clip_art::eval::generation::vq_reconstruction;
 use clip_art::guide::vq;
 use clip_art::nn::device;
 use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
-use crate::output::{TrainingRun, check_training, progress_bar, save, write_text};
+use crate::output::{
+    TrainingRun, check_training, check_training_outputs, progress_bar, save,
+    stop_if_training_interrupted, write_text,
+};
 
 #[derive(clap::Args)]
 pub struct TrainVqArgs {
-    #[arg(long, default_value_t = vq::TrainConfig::default().steps)]
+    /// Training steps, 1–1,000,000.
+    #[arg(long, default_value_t = vq::TrainConfig::default().steps, value_parser = crate::limits::training_steps)]
     pub steps: usize,
-    #[arg(long, default_value_t = vq::TrainConfig::default().batch_size)]
+    /// Scenes per step, 1–1,024.
+    #[arg(long, default_value_t = vq::TrainConfig::default().batch_size, value_parser = crate::limits::batch_size)]
     pub batch_size: usize,
     #[arg(long, default_value_t = vq::TrainConfig::default().learning_rate)]
     pub lr: f64,
     #[command(flatten)]
     pub run: TrainingRun,
 }
+
+/// What `train-vq` writes: the weights, reconstructions, record and plot.
+const VQ_FILES: [&str; 4] = [
+    "scenes-vq.safetensors",
+    "scenes-vq-reconstructions.png",
+    "scenes-vq-training.md",
+    "scenes-vq-loss.png",
+];
 
 /// Trains the VQ autoencoder with a progress bar, measures it with the scene
 /// judge, and saves the weights, a record of the run and the loss plot.
@@ -34,8 +45,8 @@ pub fn train_vq(args: &TrainVqArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let (device, weights) = (device::open(args.run.device)?, &args.run.weights);
-    std::fs::create_dir_all(weights)
-        .with_context(|| format!("cannot create {}", weights.display()))?;
+    let files = VQ_FILES;
+    check_training_outputs(weights, &files)?;
     let cfg = vq::Config::default();
     let bar = progress_bar("VQ decoder", train.steps);
     let start = std::time::Instant::now();
@@ -56,14 +67,12 @@ pub fn train_vq(args: &TrainVqArgs) -> anyhow::Result<()> {
     })?;
     bar.finish();
     let seconds = start.elapsed().as_secs_f32();
-    save_weights(&vars, &weights.join("scenes-vq.safetensors"))?;
+    save_weights(&vars, &weights.join(files[0]))?;
+    stop_if_training_interrupted(&[&weights.join(files[0])])?;
     let (quality, reconstructions) = vq_reconstruction(&model, 300, 1, &device)?;
-    save(
-        &reconstructions,
-        &weights.join("scenes-vq-reconstructions.png"),
-    )?;
+    save(&reconstructions, &weights.join(files[1]))?;
     let record = training_record(&cfg, train, seconds, &quality.to_string());
-    write_text(&weights.join("scenes-vq-training.md"), &record)?;
+    write_text(&weights.join(files[2]), &record)?;
     println!("{record}");
     let losses =
         moving_average(&reports.iter().map(|r| r.loss).collect::<Vec<_>>(), 25);
@@ -77,7 +86,7 @@ pub fn train_vq(args: &TrainVqArgs) -> anyhow::Result<()> {
                 values: &losses,
             }],
         )?,
-        &weights.join("scenes-vq-loss.png"),
+        &weights.join(files[3]),
     )
 }
 

@@ -18,6 +18,8 @@ use std::sync::{LazyLock, Mutex};
 use regex::{Captures, Regex};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::basics::preview;
+
 /// How many merges OpenAI's vocabulary uses: 49408 tokens = 2 × 256 byte
 /// symbols + these merges + the start and end tokens.
 const MERGES: usize = 49152 - 256 - 2;
@@ -73,7 +75,7 @@ pub enum TokenizerError {
     },
     /// The text needs more tokens than CLIP's context holds.
     #[error(
-        "the text {text:?} is {tokens} tokens long (start and end included), more than CLIP's context length {limit}; tokenize with truncation to cut it"
+        "the text {text} is {tokens} tokens long (start and end included), more than CLIP's context length {limit}; tokenize with truncation to cut it"
     )]
     TooLong {
         text: String,
@@ -345,15 +347,6 @@ impl Tokenizer {
             .iter()
             .map(|text| self.tokenize(text, truncate))
             .collect()
-    }
-}
-
-/// The start of a text for error messages.
-fn preview(text: &str) -> String {
-    const SHOWN: usize = 40;
-    match text.char_indices().nth(SHOWN) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
     }
 }
 

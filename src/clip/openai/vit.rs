@@ -12,13 +12,15 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 use serde::Deserialize;
 
 pub use super::frozen::Activation;
 use super::frozen::{self, Linear};
+use super::tokenizer::Tokenizer;
+use crate::nn::weights::checked_tensors;
 
 /// One transformer tower (text or vision), with Hugging Face's field names and
 /// ViT-B/32's text values as defaults.
@@ -85,8 +87,71 @@ impl ClipConfig {
         let text = std::fs::read_to_string(path).with_context(|| {
             format!("cannot read CLIP config {}", path.display())
         })?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a CLIP config.json", path.display()))
+        let cfg: ClipConfig = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a CLIP config.json", path.display())
+        })?;
+        cfg.check()
+            .with_context(|| format!("{} cannot describe a CLIP", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Sizes a model can be built with: every size positive, heads that
+    /// divide the width, patches that tile the picture, and the tokenizer's
+    /// 77 positions. The error names the field, as `config.json` spells it.
+    pub fn check(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.projection_dim > 0,
+            "projection_dim must be positive, got 0"
+        );
+        for (tower, cfg) in
+            [("text", &self.text_config), ("vision", &self.vision_config)]
+        {
+            let field = |name: &str| format!("{tower}_config.{name}");
+            for (name, value) in [
+                ("hidden_size", cfg.hidden_size),
+                ("intermediate_size", cfg.intermediate_size),
+                ("num_hidden_layers", cfg.num_hidden_layers),
+                ("num_attention_heads", cfg.num_attention_heads),
+            ] {
+                ensure!(value > 0, "{} must be positive, got 0", field(name));
+            }
+            ensure!(
+                cfg.hidden_size % cfg.num_attention_heads == 0,
+                "{} ({}) must be a multiple of {} ({})",
+                field("hidden_size"),
+                cfg.hidden_size,
+                field("num_attention_heads"),
+                cfg.num_attention_heads
+            );
+            ensure!(
+                cfg.layer_norm_eps.is_finite() && cfg.layer_norm_eps > 0.0,
+                "{} must be a small positive number, got {}",
+                field("layer_norm_eps"),
+                cfg.layer_norm_eps
+            );
+        }
+        let (text, vision) = (&self.text_config, &self.vision_config);
+        ensure!(
+            text.vocab_size > 0,
+            "text_config.vocab_size must be positive, got 0"
+        );
+        ensure!(
+            text.max_position_embeddings >= Tokenizer::CONTEXT,
+            "text_config.max_position_embeddings must be at least {} (the tokenizer's context), got {}",
+            Tokenizer::CONTEXT,
+            text.max_position_embeddings
+        );
+        ensure!(
+            vision.patch_size > 0 && vision.image_size % vision.patch_size == 0,
+            "vision_config.patch_size ({}) must be positive and divide vision_config.image_size ({})",
+            vision.patch_size,
+            vision.image_size
+        );
+        ensure!(
+            vision.image_size > 0,
+            "vision_config.image_size must be positive, got 0"
+        );
+        Ok(())
     }
 }
 
@@ -392,9 +457,9 @@ impl ClipModel {
     }
 }
 
-/// Opens a safetensors file of CLIP weights as `dtype` (f32 on CPU), refusing non-float tensors by name
-/// (candle would otherwise convert them silently). Shape errors from `new`
-/// name the tensor with the expected and found shapes.
+/// Opens a safetensors file of CLIP weights as `dtype` (f32 on CPU), refusing
+/// non-float and non-finite tensors by name ([`checked_tensors`]). Shape
+/// errors from `new` name the tensor with the expected and found shapes.
 pub fn weights(
     path: &Path,
     dtype: DType,
@@ -402,25 +467,7 @@ pub fn weights(
 ) -> anyhow::Result<VarBuilder<'static>> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read CLIP weights {}", path.display()))?;
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
-        .with_context(|| {
-            format!(
-                "{} is not a valid safetensors file (truncated or corrupt?)",
-                path.display()
-            )
-        })?;
-    for (name, tensor) in &tensors {
-        if !matches!(
-            tensor.dtype(),
-            DType::F32 | DType::F16 | DType::BF16 | DType::F64
-        ) {
-            bail!(
-                "{}: tensor {name} has dtype {:?}; CLIP weights must be floating point",
-                path.display(),
-                tensor.dtype()
-            );
-        }
-    }
+    let tensors = checked_tensors(&bytes, &path.display().to_string(), device)?;
     Ok(VarBuilder::from_tensors(tensors, dtype, device))
 }
 
