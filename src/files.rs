@@ -181,6 +181,25 @@ fn place(path: &Path) -> (Option<PathBuf>, Option<std::ffi::OsString>) {
     )
 }
 
+/// A file name made from a text (a prompt): its letters and digits in lower
+/// case, every other run of characters one `-`, at most 80 characters (not
+/// bytes: a prompt may be in any script); `fallback` when nothing is left.
+pub fn name_from_text(text: &str, fallback: &str) -> String {
+    let letters: String = text
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { '-' })
+        .flat_map(char::to_lowercase)
+        .collect();
+    let words: Vec<&str> = letters.split('-').filter(|w| !w.is_empty()).collect();
+    let name: String = words.join("-").chars().take(80).collect();
+    let name = name.trim_end_matches('-');
+    if name.is_empty() {
+        fallback.to_string()
+    } else {
+        name.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +292,17 @@ mod tests {
             OutputFile::check(dir.path().join(".."), Existing::Replace).is_err()
         );
         Ok(())
+    }
+
+    #[test]
+    fn names_from_prompts_keep_letters_of_any_script_and_stay_short() {
+        assert_eq!(
+            name_from_text("A red circle, above a BLUE square!", "x"),
+            "a-red-circle-above-a-blue-square"
+        );
+        let japanese = "赤い円".repeat(40);
+        assert_eq!(name_from_text(&japanese, "x").chars().count(), 80);
+        assert_eq!(name_from_text("?!/..", "generated"), "generated");
     }
 
     #[test]

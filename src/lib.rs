@@ -53,5 +53,6 @@ pub mod book {
         GuidedGeneration => "ch06-guided-generation.md",
         EditingPromptsTricks => "ch07-editing-prompts-tricks.md",
         LabNotebook => "lab-notebook.md",
+        Reliability => "reliability.md",
     }
 }

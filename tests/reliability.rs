@@ -244,39 +244,82 @@ fn sizes_counts_scales_and_weights_out_of_bounds_are_refused_with_the_bound() {
 #[test]
 fn ctrl_c_while_the_bank_is_ranked_stops_the_run_with_130() {
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_clip-art"))
-        .current_dir(dir.path())
-        .args([
-            "generate",
-            "a red circle",
-            "--bank",
-            "16384",
-            "--out",
-            "x.png",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
     let started = std::time::Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let args = [
+        "generate",
+        "a red circle",
+        "--bank",
+        "16384",
+        "--out",
+        "x.png",
+    ];
+    let (code, stderr) = interrupted_run(dir.path(), &args, 1500);
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted by Ctrl-C"), "{stderr}");
     assert!(
-        started.elapsed().as_secs_f32() < 10.0,
+        started.elapsed().as_secs_f32() < 12.0,
         "{:?}",
         started.elapsed()
     );
     // Stopped while ranking: nothing written. Stopped later: the last frame.
     let saved = stderr.contains("saved the last frame to x.png");
     assert_eq!(dir.path().join("x.png").exists(), saved, "{stderr}");
+}
+
+/// Runs `args` in `folder`, sends Ctrl-C after `after_ms`, and returns its
+/// exit code and stderr.
+#[cfg(unix)]
+fn interrupted_run(
+    folder: &Path,
+    args: &[&str],
+    after_ms: u64,
+) -> (Option<i32>, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_clip-art"))
+        .current_dir(folder)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(after_ms));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_training_saves_the_weights_so_far_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let (code, stderr) = interrupted_run(
+        dir.path(),
+        &["train-clip", "--steps", "1000000", "--weights", "w"],
+        2000,
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr
+            .contains("saved the weights trained so far to w/mini-clip.safetensors"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed().as_secs_f32() < 15.0,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(files_in(&dir.path().join("w")), ["mini-clip.safetensors"]);
+    let weights = dir.path().join("w/mini-clip.safetensors");
+    let tensors =
+        candle_core::safetensors::load(&weights, &candle_core::Device::Cpu);
+    assert!(tensors.unwrap().contains_key("temperature"));
 }
 
 // 7. Input that would silently mean nothing is refused.

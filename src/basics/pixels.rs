@@ -58,7 +58,8 @@ pub fn tensor_to_image(tensor: &Tensor) -> anyhow::Result<RgbImage> {
 }
 // ANCHOR_END: tensor_to_image
 
-/// Reads any image file `image` understands (PNG, JPEG, GIF, BMP, WebP, …) as `[3, H, W]`.
+/// Reads an image file as `[3, H, W]`: PNG or GIF, and with the `formats`
+/// feature (on for the command line) JPEG, WebP, TIFF, BMP, PNM and QOI.
 pub fn load_image_tensor(
     path: impl AsRef<Path>,
     device: &Device,
@@ -66,12 +67,30 @@ pub fn load_image_tensor(
     Ok(image_to_tensor(&load_rgb(path)?, device)?)
 }
 
+/// The widest and tallest picture read: 8192 pixels. A file that claims to be
+/// larger is refused before its pixels are decoded.
+pub const MAX_SIDE: u32 = 8192;
+
 /// Reads an image file as 8-bit RGB; the error names the file.
 pub fn load_rgb(path: impl AsRef<Path>) -> anyhow::Result<RgbImage> {
     let path = path.as_ref();
-    let image = image::open(path)
-        .with_context(|| format!("cannot read image {}", path.display()))?;
-    Ok(image.to_rgb8())
+    std::fs::read(path)
+        .map_err(anyhow::Error::from)
+        .and_then(|bytes| rgb_from_bytes(&bytes))
+        .with_context(|| format!("cannot read image {}", path.display()))
+}
+
+/// The bytes of an image file (any format `image` reads, told by its
+/// content) as 8-bit RGB, at most [`MAX_SIDE`] a side and 512 MB decoded.
+pub fn rgb_from_bytes(bytes: &[u8]) -> anyhow::Result<RgbImage> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(512 << 20);
+    reader.limits(limits);
+    Ok(reader.decode()?.to_rgb8())
 }
 
 // ANCHOR: clip_normalize

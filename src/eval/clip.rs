@@ -15,6 +15,7 @@ use crate::clip::zero_shot::{
 };
 use crate::guide::generate::{BANK_SEED, Bank, BankKind};
 use crate::nn::batch::images_to_batch;
+use crate::nn::progress::stop_if_interrupted;
 use crate::world::requests::Request;
 use crate::world::scenes::{Scene, SceneBatch, Split, hard_negative};
 
@@ -185,6 +186,7 @@ fn two_object_search(
     // layer's activations for thousands of pictures.
     let mut embeddings = Vec::new();
     for start in (0..scenes.len()).step_by(512) {
+        stop_if_interrupted("the report was not written")?;
         let chunk = bank
             .pictures
             .narrow(0, start, 512.min(scenes.len() - start))?;

@@ -20,6 +20,7 @@ use crate::models::autoencoder::Autoencoder;
 use crate::models::latent::{self, decode, encode};
 use crate::models::vae::Vae;
 use crate::nn::batch::{batch_to_images, images_to_batch};
+use crate::nn::progress::stop_if_interrupted;
 use crate::viz::picture::Picture;
 use crate::viz::plot::PointGroup;
 use crate::world::faces::{Attribute, Face, FaceBatch};
@@ -400,6 +401,7 @@ pub fn write_figures(
     let mut edits = Vec::new();
     for method in [Method::MeanDifference, Method::LeastSquares] {
         for strength in EDIT_STRENGTHS {
+            stop_if_interrupted("the report was not written")?;
             edits.push((
                 method,
                 strength,

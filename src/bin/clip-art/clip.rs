@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use candle_core::Device;
 
+use clip_art::basics::pixels::load_rgb;
 use clip_art::clip::Clip;
 use clip_art::clip::ensemble::Ensemble;
 use clip_art::clip::mini::{self, MiniClip};
@@ -15,7 +15,7 @@ use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
 use crate::output::{
-    TrainingRun, check_training, check_training_outputs, progress_bar, save,
+    TrainingRun, check_outputs, check_training, progress_bar, save,
     stop_if_training_interrupted, write_text,
 };
 
@@ -210,7 +210,7 @@ pub fn train_clip(args: &TrainClipArgs) -> anyhow::Result<()> {
         format!("{stem}-training.md"),
         format!("{stem}-loss.png"),
     );
-    check_training_outputs(weights, &[&file, &record_file, &plot])?;
+    check_outputs(weights, &[&file, &record_file, &plot])?;
     let cfg = mini::Config::default();
     let bar = progress_bar("mini-CLIP", train.steps);
     let start = std::time::Instant::now();
@@ -298,8 +298,7 @@ fn rank_labels(
     labels: &[String],
     templates: &[String],
 ) -> anyhow::Result<Ranking> {
-    let image = image::open(path)
-        .with_context(|| format!("cannot read image {}", path.display()))?;
+    let image = image::DynamicImage::ImageRgb8(load_rgb(path)?);
     let picture = clip.picture(&image)?;
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let templates: Vec<&str> = templates.iter().map(String::as_str).collect();

@@ -12,8 +12,8 @@ use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
 use crate::output::{
-    TrainingRun, check_training, check_training_outputs, final_loss, progress_bar,
-    save, stop_if_training_interrupted, write_text,
+    TrainingRun, check_outputs, check_training, final_loss, progress_bar, save,
+    stop_if_training_interrupted, write_text,
 };
 
 #[derive(clap::Args)]
@@ -116,7 +116,7 @@ pub fn train_faces(args: &TrainFacesArgs) -> anyhow::Result<()> {
         autoencoder::Config::default(),
     );
     let files = FACES_FILES;
-    check_training_outputs(weights, &files)?;
+    check_outputs(weights, &files)?;
     let bar = progress_bar("autoencoder", train.steps);
     let start = std::time::Instant::now();
     let (_, ae_vars, ae_losses) =

@@ -10,8 +10,9 @@ use candle_core::{Device, Tensor};
 use image::RgbImage;
 use rand::SeedableRng;
 
+use clip_art::basics::pixels::load_rgb;
 use clip_art::basics::pixels::tensor_to_image;
-use clip_art::files::{Existing, OutputFile, check_all};
+use clip_art::files::{Existing, OutputFile, check_all, name_from_text};
 use clip_art::guide::editing::EDIT_WEIGHT;
 use clip_art::guide::engine::{Guide, Keep};
 use clip_art::guide::generate::{
@@ -455,7 +456,7 @@ fn load_picture(
     size: usize,
     device: &Device,
 ) -> anyhow::Result<Tensor> {
-    let image = image::open(path)?.to_rgb8();
+    let image = load_rgb(path)?;
     let image = image::imageops::resize(
         &image,
         size as u32,
@@ -494,21 +495,5 @@ fn outputs(
 
 /// `out/a-red-circle-above-a-blue-square.png` for that prompt.
 fn default_output(prompt: &str) -> PathBuf {
-    let slug: String = prompt
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let slug: Vec<&str> = slug.split('-').filter(|s| !s.is_empty()).collect();
-    // At most 80 characters (not bytes: a prompt may be in any script).
-    let mut name: String = slug.join("-").chars().take(80).collect();
-    if name.is_empty() {
-        name.push_str("generated");
-    }
-    Path::new("out").join(format!("{name}.png"))
+    Path::new("out").join(format!("{}.png", name_from_text(prompt, "generated")))
 }

@@ -71,7 +71,13 @@ enum Command {
 fn main() -> std::process::ExitCode {
     allocator::keep_freed_memory();
     let command = Cli::parse().command;
-    output::exit_code(output::stop_on_ctrl_c().and_then(|()| run(command)))
+    // These are quick, or (train-shapes) the lesson's own training loops.
+    let quick = matches!(
+        command,
+        Command::OneHot(_) | Command::ZeroShot(_) | Command::TrainShapes(_)
+    );
+    let handler = output::stop_on_ctrl_c(!quick);
+    output::exit_code(handler.and_then(|()| run(command)))
 }
 
 fn run(command: Command) -> anyhow::Result<()> {

@@ -14,11 +14,12 @@ use clip_art::nn::device::DeviceChoice;
 use clip_art::nn::progress::{Interrupted, Progress, interrupt, interrupted};
 use clip_art::viz::picture::Picture;
 
-/// The first Ctrl-C asks the run to stop at its next step and save what it
-/// has; a second one quits at once.
-pub fn stop_on_ctrl_c() -> anyhow::Result<()> {
-    ctrlc::set_handler(|| {
-        if interrupted() {
+/// For a command that can `stop_gracefully`, the first Ctrl-C asks it to stop
+/// at its next step and save what it has; a second one, or the first for
+/// other commands (their work is short), quits at once.
+pub fn stop_on_ctrl_c(stop_gracefully: bool) -> anyhow::Result<()> {
+    ctrlc::set_handler(move || {
+        if !stop_gracefully || interrupted() {
             std::process::exit(130);
         }
         eprintln!("\nstopping after this step (Ctrl-C again quits without saving)");
@@ -141,9 +142,9 @@ pub fn check_training(
     Ok(())
 }
 
-/// The files a training run writes in its weights folder, checked before it
-/// trains (an older run's files are replaced).
-pub fn check_training_outputs(folder: &Path, names: &[&str]) -> anyhow::Result<()> {
+/// The files a command writes in `folder`, checked before it works (an older
+/// run's files are replaced).
+pub fn check_outputs(folder: &Path, names: &[&str]) -> anyhow::Result<()> {
     let paths: Vec<PathBuf> = names.iter().map(|name| folder.join(name)).collect();
     let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     check_all(&paths, Existing::Replace)?;

@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use clip_art::clip::Clip;
 use clip_art::clip::mini::{self, shipped_ensemble};
 use clip_art::eval::editing::edit_report as measure_editing;
@@ -15,7 +13,7 @@ use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::viz::picture::Picture;
 
 use crate::clip::mini_clips;
-use crate::output::{Bars, save, write_text};
+use crate::output::{Bars, check_outputs, save, write_text};
 
 #[derive(clap::Args)]
 pub struct GenerateReportArgs {
@@ -72,7 +70,8 @@ pub struct EditReportArgs {
 /// `clip-art generate-report`: chapter 6's judged table, the pictures of the
 /// default method and every verdict.
 pub fn generate_report(args: &GenerateReportArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.count > 0, "--count must be positive");
+    let files = ["generated.png", "generated.txt", "generate-report.md"];
+    check_outputs(&args.out, &files)?;
     let mut settings = Settings::new(mini::Config::default().image_size);
     settings.steps = args.steps.unwrap_or(settings.steps);
     settings.learning_rate = args.lr.unwrap_or(settings.learning_rate);
@@ -99,18 +98,22 @@ pub fn generate_report(args: &GenerateReportArgs) -> anyhow::Result<()> {
         &Bars::default(),
     )?;
     let out = &args.out;
-    save(&report.grid()?, &out.join("generated.png"))?;
-    write_text(&out.join("generated.txt"), &report.verdicts())?;
-    write_text(&out.join("generate-report.md"), &report.table.to_string())
+    save(&report.grid()?, &out.join(files[0]))?;
+    write_text(&out.join(files[1]), &report.verdicts())?;
+    write_text(&out.join(files[2]), &report.table.to_string())
 }
 
 /// `clip-art edit-report`: chapter 7's judged tables — editing by each
 /// method, generation from image prompts, prompt modifiers.
 pub fn edit_report(args: &EditReportArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.count > 0, "--count must be positive");
     let out = &args.out;
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    let files = [
+        "edits.png",
+        "image-prompts.png",
+        "edits.txt",
+        "edit-report.md",
+    ];
+    check_outputs(out, &files)?;
     let device = device::open(args.device)?;
     let clip = shipped_ensemble(&device)?;
     let vq = VqModel::shipped(&device)?;
@@ -118,12 +121,12 @@ pub fn edit_report(args: &EditReportArgs) -> anyhow::Result<()> {
         measure_editing(&clip, &vq, args.count, args.seed, &Bars::default())?;
     save(
         &Picture::grid(&report.edits, 8)?.scaled(2),
-        &out.join("edits.png"),
+        &out.join(files[0]),
     )?;
     save(
         &Picture::grid(&report.image_prompts, 8)?.scaled(2),
-        &out.join("image-prompts.png"),
+        &out.join(files[1]),
     )?;
-    write_text(&out.join("edits.txt"), &report.verdicts)?;
-    write_text(&out.join("edit-report.md"), &report.markdown())
+    write_text(&out.join(files[2]), &report.verdicts)?;
+    write_text(&out.join(files[3]), &report.markdown())
 }

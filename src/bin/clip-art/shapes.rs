@@ -10,7 +10,7 @@ use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::viz::picture::Picture;
 use clip_art::world::shapes::ShapeBatch;
 
-use crate::output::{progress_bar, save};
+use crate::output::{check_outputs, progress_bar, save};
 
 #[derive(clap::Args)]
 pub struct TrainShapesArgs {
@@ -76,6 +76,7 @@ impl TrainingArgs {
 }
 
 pub fn train_shapes(args: &TrainShapesArgs) -> anyhow::Result<()> {
+    check_outputs(&args.out, &["loss.png", "samples.png"])?;
     let (report, train) = train_with_progress(&args.training)?;
     println!("{}\n", report.table(&train));
     save(&report.loss_chart()?, &args.out.join("loss.png"))?;

@@ -7,7 +7,7 @@ use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
 
 use crate::output::{
-    TrainingRun, check_training, check_training_outputs, progress_bar, save,
+    TrainingRun, check_outputs, check_training, progress_bar, save,
     stop_if_training_interrupted, write_text,
 };
 
@@ -46,7 +46,7 @@ pub fn train_vq(args: &TrainVqArgs) -> anyhow::Result<()> {
     };
     let (device, weights) = (device::open(args.run.device)?, &args.run.weights);
     let files = VQ_FILES;
-    check_training_outputs(weights, &files)?;
+    check_outputs(weights, &files)?;
     let cfg = vq::Config::default();
     let bar = progress_bar("VQ decoder", train.steps);
     let start = std::time::Instant::now();
