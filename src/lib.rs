@@ -15,6 +15,7 @@
 //! | 5. CLIP: contrastive loss, mini-CLIP, zero-shot | [`clip`] |
 //! | 5. The real CLIP: ViT-B/32, tokenizer, preprocessing | [`clip::openai`] |
 //! | 6–7. CLIP-guided generation, editing, prompts | [`guide`] |
+//! | The real generator of VQGAN+CLIP: the taming VQGAN | [`models::vqgan`] |
 //!
 //! Around the lessons: [`world`] draws the procedural worlds with ground truth
 //! and holds their independent [`world::judge`]; [`nn`] is the toolbox every
