@@ -132,3 +132,67 @@ fn a_model_yaml_that_cannot_describe_a_vqgan_names_the_field() {
     let error = format!("{:#}", Config::from_yaml_text(&bad).unwrap_err());
     assert!(error.contains("model.target"), "{error}");
 }
+
+#[test]
+fn a_lightning_checkpoint_is_read_in_rust_without_its_loss_tensors() {
+    let folder = fixture("tiny");
+    let from_ckpt = clip_art::models::vqgan::checkpoint_tensors(
+        &folder.join("last.ckpt"),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let mut names: Vec<&String> = from_ckpt.keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "post_quant_conv.bias",
+            "post_quant_conv.weight",
+            "quant_conv.bias",
+            "quant_conv.weight",
+            "quantize.embedding.weight"
+        ]
+    );
+    let published = candle_core::safetensors::load(
+        folder.join("model.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
+    for (name, tensor) in &from_ckpt {
+        assert_close(name, tensor, &published[name]);
+    }
+}
+
+#[test]
+fn a_folder_loads_from_its_yaml_and_weights_and_says_what_is_missing() {
+    let model = VqGan::from_folder(&fixture("tiny-gumbel"), &Device::Cpu).unwrap();
+    assert_eq!(model.config.quantizer, Quantizer::Gumbel);
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("tiny").join("model.yaml"),
+        empty.path().join("model.yaml"),
+    )
+    .unwrap();
+    let error = format!(
+        "{:#}",
+        VqGan::from_folder(empty.path(), &Device::Cpu)
+            .err()
+            .unwrap()
+    );
+    assert!(
+        error.contains("neither model.safetensors nor a .ckpt"),
+        "{error}"
+    );
+    std::fs::copy(
+        fixture("tiny").join("last.ckpt"),
+        empty.path().join("last.ckpt"),
+    )
+    .unwrap();
+    let error = format!(
+        "{:#}",
+        VqGan::from_folder(empty.path(), &Device::Cpu)
+            .err()
+            .unwrap()
+    );
+    assert!(error.contains("cannot find tensor encoder."), "{error}");
+}

@@ -8,10 +8,16 @@
 //! that the published checkpoints load unchanged; `tests/vqgan_golden.rs`
 //! holds it against the reference code on tiny random models.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, bail, ensure};
-use candle_core::{D, Module, Tensor};
+use candle_core::pickle::PthTensors;
+use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, VarBuilder};
 use serde::Deserialize;
+
+use crate::nn::weights::{check_tensors, checked_tensors};
 
 /// The encoder's and decoder's shape: taming's `ddconfig`, with its names.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -531,6 +537,85 @@ impl VqGan {
         self.decoder
             .forward(&self.post_quant_conv.forward(latents)?)
     }
+}
+
+impl VqGan {
+    /// A VQGAN folder as the checkpoints are published: `model.yaml` with
+    /// the weights, a Lightning checkpoint (`last.ckpt`, read in Rust: no
+    /// Python needed) or `model.safetensors`.
+    pub fn from_folder(folder: &Path, device: &Device) -> anyhow::Result<VqGan> {
+        let cfg = Config::from_yaml(&folder.join("model.yaml"))?;
+        let safetensors = folder.join("model.safetensors");
+        let (tensors, origin) = if safetensors.exists() {
+            let bytes = std::fs::read(&safetensors).with_context(|| {
+                format!("cannot read VQGAN weights {}", safetensors.display())
+            })?;
+            let origin = safetensors.display().to_string();
+            (checked_tensors(&bytes, &origin, device)?, origin)
+        } else {
+            let ckpt = checkpoint_in(folder)?;
+            (
+                checkpoint_tensors(&ckpt, device)?,
+                ckpt.display().to_string(),
+            )
+        };
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        VqGan::new(vb, &cfg)
+            .with_context(|| format!("{origin} does not fit model.yaml"))
+    }
+}
+
+/// The one `.ckpt` file of a folder.
+fn checkpoint_in(folder: &Path) -> anyhow::Result<PathBuf> {
+    let entries = std::fs::read_dir(folder).with_context(|| {
+        format!("cannot read the VQGAN folder {}", folder.display())
+    })?;
+    let ckpts: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "ckpt"))
+        .collect();
+    match ckpts.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "{} has neither model.safetensors nor a .ckpt checkpoint",
+            folder.display()
+        ),
+        _ => bail!(
+            "{} has several .ckpt checkpoints; keep one (usually last.ckpt)",
+            folder.display()
+        ),
+    }
+}
+
+/// The model's tensors in a PyTorch Lightning checkpoint as taming's are
+/// published: its `state_dict`, less the training loss's `loss.*` tensors
+/// (the discriminator and LPIPS), checked as every weight file is.
+pub fn checkpoint_tensors(
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<HashMap<String, Tensor>> {
+    let unreadable = || {
+        format!(
+            "cannot read {} as a PyTorch checkpoint with a state_dict",
+            path.display()
+        )
+    };
+    let checkpoint =
+        PthTensors::new(path, Some("state_dict")).with_context(unreadable)?;
+    let mut tensors = HashMap::new();
+    for name in checkpoint.tensor_infos().keys() {
+        if name.starts_with("loss.") {
+            continue;
+        }
+        let tensor = checkpoint.get(name).with_context(unreadable)?;
+        let tensor = tensor.with_context(unreadable)?;
+        tensors.insert(
+            name.clone(),
+            tensor.to_dtype(DType::F32)?.to_device(device)?,
+        );
+    }
+    check_tensors(&tensors, &path.display().to_string())?;
+    Ok(tensors)
 }
 
 /// The index of the codebook entry nearest to each latent vector:

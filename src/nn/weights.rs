@@ -88,6 +88,16 @@ pub fn checked_tensors(
                 "{origin} is not a valid safetensors file (truncated or corrupt?)"
             )
         })?;
+    check_tensors(&tensors, origin)?;
+    Ok(tensors)
+}
+
+/// [`checked_tensors`]' checks, on tensors read by other means (a PyTorch
+/// checkpoint).
+pub fn check_tensors(
+    tensors: &HashMap<String, Tensor>,
+    origin: &str,
+) -> anyhow::Result<()> {
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
     for name in names {
@@ -108,7 +118,7 @@ pub fn checked_tensors(
             values.len()
         );
     }
-    Ok(tensors)
+    Ok(())
 }
 
 /// A model from the weights built into the program (`name`: the file they
