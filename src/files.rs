@@ -185,10 +185,11 @@ fn place(path: &Path) -> (Option<PathBuf>, Option<std::ffi::OsString>) {
 /// case, every other run of characters one `-`, at most 80 characters (not
 /// bytes: a prompt may be in any script); `fallback` when nothing is left.
 pub fn name_from_text(text: &str, fallback: &str) -> String {
+    // Lower case first: it can make marks that are not letters ("İ" → "i̇").
     let letters: String = text
         .chars()
-        .map(|c| if c.is_alphanumeric() { c } else { '-' })
         .flat_map(char::to_lowercase)
+        .map(|c| if c.is_alphanumeric() { c } else { '-' })
         .collect();
     let words: Vec<&str> = letters.split('-').filter(|w| !w.is_empty()).collect();
     let name: String = words.join("-").chars().take(80).collect();
@@ -303,6 +304,8 @@ mod tests {
         let japanese = "赤い円".repeat(40);
         assert_eq!(name_from_text(&japanese, "x").chars().count(), 80);
         assert_eq!(name_from_text("?!/..", "generated"), "generated");
+        // "İ" lower-cases to "i" and a combining dot, which is not a letter.
+        assert_eq!(name_from_text("İstanbul", "x"), "i-stanbul");
     }
 
     #[test]

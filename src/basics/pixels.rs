@@ -83,6 +83,17 @@ pub fn load_rgb(path: impl AsRef<Path>) -> anyhow::Result<RgbImage> {
 /// The bytes of an image file (any format `image` reads, told by its
 /// content) as 8-bit RGB, at most [`MAX_SIDE`] a side and 512 MB decoded.
 pub fn rgb_from_bytes(bytes: &[u8]) -> anyhow::Result<RgbImage> {
+    // A decoder's bug must not take the program down on a damaged file (the
+    // fuzzer found the TIFF decoder indexing out of bounds): its panic
+    // becomes an error.
+    std::panic::catch_unwind(|| decode_rgb(bytes)).unwrap_or_else(|_| {
+        anyhow::bail!(
+            "the decoder of this picture's format failed: the file is damaged"
+        )
+    })
+}
+
+fn decode_rgb(bytes: &[u8]) -> anyhow::Result<RgbImage> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()?;
     let mut limits = image::Limits::default();
