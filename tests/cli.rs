@@ -309,3 +309,23 @@ fn train_clip_says_what_a_share_of_two_object_scenes_is() {
         "{stderr}"
     );
 }
+
+#[test]
+fn generate_with_a_vqgan_folder_runs_vqgan_clip_end_to_end() {
+    let folder = tempfile::tempdir().unwrap();
+    let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vqgan/tiny");
+    let run = |name: &str| {
+        let out = folder.path().join(name);
+        let args = ["--generator", "vqgan", "--vqgan", tiny, "--size", "32"];
+        let (ok, stdout, stderr) = quick_generate(&out, &args);
+        assert!(ok, "{stdout}{stderr}");
+        std::fs::read(&out).unwrap()
+    };
+    let first = run("first.png");
+    assert_eq!(run("second.png"), first, "same seed, same bytes");
+    let settings = png_settings(&folder.path().join("first.png"));
+    assert!(settings.contains("generator=Vqgan vqgan="), "{settings}");
+    let (ok, _, stderr) =
+        clip_art(&["generate", "a red circle", "--generator", "vqgan"]);
+    assert!(!ok && stderr.contains("needs --vqgan DIR"), "{stderr}");
+}

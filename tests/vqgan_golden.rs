@@ -196,3 +196,48 @@ fn a_folder_loads_from_its_yaml_and_weights_and_says_what_is_missing() {
     );
     assert!(error.contains("cannot find tensor encoder."), "{error}");
 }
+
+#[test]
+fn the_vqgan_generator_renders_pictures_steers_its_latents_and_keeps_them_in_range()
+{
+    use clip_art::guide::generators::Generator;
+    use clip_art::guide::vqgan::VqganGenerator;
+    use rand::SeedableRng;
+    let model = VqGan::from_folder(&fixture("tiny"), &Device::Cpu).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let generator = VqganGenerator::random(&model, 32, &mut rng).unwrap();
+    let picture = generator.render().unwrap();
+    assert_eq!(picture.dims(), [1, 3, 32, 32]);
+    let values = picture.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+    // The straight-through quantiser: a loss on the picture reaches z.
+    let z = &generator.variables()[0];
+    let grads = picture.mean_all().unwrap().backward().unwrap();
+    let grad = grads.get(z.as_tensor()).expect("a gradient at z");
+    assert!(
+        grad.abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            > 0.0
+    );
+    // After a step, z stays within the codebook's range, channel by channel.
+    z.set(&(z.as_tensor() * 100.0).unwrap()).unwrap();
+    generator.after_step().unwrap();
+    let codebook = model.quantize.codebook();
+    let high = codebook.max(0).unwrap().to_vec1::<f32>().unwrap();
+    let z_max = z
+        .as_tensor()
+        .max(3)
+        .unwrap()
+        .max(2)
+        .unwrap()
+        .max(0)
+        .unwrap();
+    for (found, bound) in z_max.to_vec1::<f32>().unwrap().iter().zip(&high) {
+        assert!(found <= bound, "{found} > {bound}");
+    }
+    assert!(VqganGenerator::random(&model, 31, &mut rng).is_err());
+}

@@ -201,6 +201,7 @@ impl<'a> Guide<'a> {
                  (try a lower learning rate)"
             );
             candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
+            generator.after_step()?;
             losses.push(value);
             if on_step(step, value).is_break() {
                 break;

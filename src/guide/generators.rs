@@ -13,6 +13,11 @@ pub trait Generator {
     fn variables(&self) -> Vec<Var>;
     /// The current picture, `[1, 3, h, w]` in [0, 1].
     fn render(&self) -> candle_core::Result<Tensor>;
+    /// After each optimiser step: keep the variables where they make sense
+    /// (VQGAN+CLIP clamps its latents to the codebook's range).
+    fn after_step(&self) -> candle_core::Result<()> {
+        Ok(())
+    }
 }
 
 /// A `[1, channels, side, side]` variable of small Gaussian noise (σ = 0.1):

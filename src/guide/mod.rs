@@ -2,7 +2,8 @@
 //! (raw pixels, PixelDraw, Fourier, and a VQ decoder trained on scenes) and
 //! their presets, VQGAN+CLIP's prompt syntax, the spherical-distance loss,
 //! cutouts with augmentations, text → picture (`generate`), and editing and
-//! image prompts (`editing`). [`crate::eval`] measures them with the judge.
+//! image prompts (`editing`), and VQGAN+CLIP's own generator, the taming
+//! VQGAN (`vqgan`). [`crate::eval`] measures them with the judge.
 
 pub mod cutouts;
 pub mod editing;
@@ -13,3 +14,4 @@ pub mod loss;
 pub mod presets;
 pub mod prompts;
 pub mod vq;
+pub mod vqgan;

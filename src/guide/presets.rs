@@ -22,6 +22,9 @@ pub enum GeneratorKind {
     Fourier,
     /// PixelDraw: cells of 4×4 pixels, each a mix of a small palette.
     PixelDraw,
+    /// A taming VQGAN (VQGAN+CLIP's generator), from random codes: its
+    /// weights come from a folder ([`super::vqgan`]).
+    Vqgan,
 }
 
 /// PixelDraw's cells are this many pixels wide.
@@ -30,11 +33,12 @@ const PIXEL_DRAW_CELL: usize = 4;
 const FOURIER_FREQUENCIES: usize = 16;
 
 impl GeneratorKind {
-    pub const ALL: [GeneratorKind; 4] = [
+    pub const ALL: [GeneratorKind; 5] = [
         GeneratorKind::Vq,
         GeneratorKind::Pixels,
         GeneratorKind::Fourier,
         GeneratorKind::PixelDraw,
+        GeneratorKind::Vqgan,
     ];
 
     /// The name `--generator` takes.
@@ -44,6 +48,7 @@ impl GeneratorKind {
             GeneratorKind::Pixels => "pixels",
             GeneratorKind::Fourier => "fourier",
             GeneratorKind::PixelDraw => "pixel-draw",
+            GeneratorKind::Vqgan => "vqgan",
         }
     }
 
@@ -54,13 +59,15 @@ impl GeneratorKind {
             GeneratorKind::Pixels => "raw pixels",
             GeneratorKind::Fourier => "Fourier",
             GeneratorKind::PixelDraw => "PixelDraw (16×16 cells)",
+            GeneratorKind::Vqgan => "VQGAN (taming)",
         }
     }
 
     /// The settings this generator is run with by default, for a guide that
     /// sees `clip_size`×`clip_size` pictures. The VQ decoder takes small steps
     /// from good starts ([`Settings::new`]); free generators start from noise
-    /// and need many large ones: 150 steps at 0.1.
+    /// and need many large ones: 150 steps at 0.1. The VQGAN takes the
+    /// notebooks' learning rate, 0.1, for 100 steps.
     pub fn settings(self, clip_size: usize) -> Settings {
         self.tuned(&Settings::new(clip_size))
     }
@@ -73,6 +80,7 @@ impl GeneratorKind {
                 let vq = Settings::new(0);
                 (vq.steps, vq.learning_rate)
             }
+            GeneratorKind::Vqgan => (100, 0.1),
             _ => (150, 0.1),
         };
         Settings {
@@ -95,6 +103,9 @@ impl GeneratorKind {
         Ok(match self {
             GeneratorKind::Vq => {
                 anyhow::bail!("the VQ decoder starts from a bank, not from noise")
+            }
+            GeneratorKind::Vqgan => {
+                anyhow::bail!("the VQGAN needs its weights: see guide::vqgan")
             }
             GeneratorKind::Pixels => Box::new(RawPixels::new(size, rng, device)?),
             GeneratorKind::Fourier => {

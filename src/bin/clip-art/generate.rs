@@ -22,6 +22,8 @@ use clip_art::guide::generators::{Generator, RawPixels, snapshot};
 use clip_art::guide::presets::GeneratorKind;
 use clip_art::guide::prompts::Prompt;
 use clip_art::guide::vq::{self, VqModel};
+use clip_art::guide::vqgan::VqganGenerator;
+use clip_art::models::vqgan::VqGan;
 use clip_art::nn::batch::images_to_batch;
 use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::nn::progress::{Interrupted, interrupted};
@@ -51,7 +53,8 @@ pub struct GenerateArgs {
     pub image_prompt: Vec<String>,
     /// What guidance optimises: vq (the VQ decoder trained on scenes,
     /// started from the bank scenes the guide ranks best), pixels (every pixel
-    /// free), fourier (cosine-basis coefficients) or pixel-draw (4×4 cells).
+    /// free), fourier (cosine-basis coefficients), pixel-draw (4×4 cells) or
+    /// vqgan (VQGAN+CLIP: a taming VQGAN given by --vqgan, from random codes).
     #[arg(long, default_value_t = GeneratorKind::Vq)]
     pub generator: GeneratorKind,
     /// Optimiser steps per restart, 1–10,000 (default: 40 for vq, 150 for
@@ -118,6 +121,10 @@ pub struct GenerateArgs {
     /// A scenes-vq.safetensors saved by train-vq (default: the shipped one).
     #[arg(long)]
     pub vq_weights: Option<PathBuf>,
+    /// With `--generator vqgan`: a taming VQGAN's folder as published
+    /// (model.yaml and last.ckpt, or model.safetensors).
+    #[arg(long)]
+    pub vqgan: Option<PathBuf>,
     /// auto, cpu, cuda or metal.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
@@ -138,6 +145,11 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.vq_weights.is_none() || args.generator == GeneratorKind::Vq,
         "--vq-weights is for --generator vq; {} has no VQ decoder",
+        args.generator
+    );
+    anyhow::ensure!(
+        args.vqgan.is_none() || args.generator == GeneratorKind::Vqgan,
+        "--vqgan is for --generator vqgan, not {}",
         args.generator
     );
     let device = device::open(args.device)?;
@@ -271,6 +283,9 @@ fn run(
         GeneratorKind::Vq => {
             run_vq(args, guide, settings, init, device, &mut on_step)?
         }
+        GeneratorKind::Vqgan => {
+            run_vqgan(args, guide, settings, init, size, device, &mut on_step)?
+        }
         kind => run_free(kind, guide, settings, init, size, device, &mut on_step)?,
     };
     bar.finish_and_clear();
@@ -333,15 +348,51 @@ fn run_free(
         (GeneratorKind::Pixels, Some(picture)) => {
             Box::new(RawPixels::from_picture(picture)?)
         }
-        (_, Some(_)) => anyhow::bail!("--init works with --generator vq or pixels"),
+        (_, Some(_)) => {
+            anyhow::bail!("--init works with --generator vq, vqgan or pixels")
+        }
         (kind, None) => kind.fresh(size, &mut rng, device)?,
     };
+    steer(generator.as_ref(), guide, settings, on_step)
+}
+
+/// VQGAN+CLIP: a taming VQGAN from `--vqgan DIR`, from random codes or the
+/// encoding of --init.
+fn run_vqgan(
+    args: &GenerateArgs,
+    guide: &Guide,
+    settings: &Settings,
+    init: Option<&Tensor>,
+    size: usize,
+    device: &Device,
+    on_step: &mut OnStep,
+) -> anyhow::Result<(Tensor, bool)> {
+    let folder = args.vqgan.as_deref().context(
+        "--generator vqgan needs --vqgan DIR: a folder with model.yaml and \
+         last.ckpt (or model.safetensors)",
+    )?;
+    let model = VqGan::from_folder(folder, device)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
+    let generator = match init {
+        Some(picture) => VqganGenerator::from_picture(&model, picture)?,
+        None => VqganGenerator::random(&model, size, &mut rng)?,
+    };
+    steer(&generator, guide, settings, on_step)
+}
+
+/// Guidance of one generator; its last picture, and whether Ctrl-C stopped it.
+fn steer(
+    generator: &dyn Generator,
+    guide: &Guide,
+    settings: &Settings,
+    on_step: &mut OnStep,
+) -> anyhow::Result<(Tensor, bool)> {
     let mut interrupted = false;
     guide.run(
-        generator.as_ref(),
+        generator,
         &settings.guide_config(settings.seed),
         |step, loss| {
-            let flow = on_step(0, step, loss, generator.as_ref());
+            let flow = on_step(0, step, loss, generator);
             interrupted |= flow.is_break();
             flow
         },
@@ -415,8 +466,11 @@ fn write_outputs(
 /// Every setting of the run, for the PNG's text chunk.
 fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
     format!(
-        "generator={:?} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}",
+        "generator={:?}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}",
         args.generator,
+        args.vqgan
+            .as_ref()
+            .map_or(String::new(), |p| format!(" vqgan={}", p.display())),
         settings.steps,
         settings.learning_rate,
         settings.restarts,
