@@ -53,6 +53,7 @@ pub mod book {
         Clip => "ch05-clip.md",
         GuidedGeneration => "ch06-guided-generation.md",
         EditingPromptsTricks => "ch07-editing-prompts-tricks.md",
+        VqganClip => "ch08-vqgan-clip.md",
         LabNotebook => "lab-notebook.md",
         Reliability => "reliability.md",
     }

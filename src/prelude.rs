@@ -47,12 +47,14 @@ pub use crate::guide::generators::{
 pub use crate::guide::presets::GeneratorKind;
 pub use crate::guide::prompts::Prompt;
 pub use crate::guide::vq::VqModel;
+pub use crate::guide::vqgan::{VqganGenerator, clamp_with_grad};
 pub use crate::models::autoencoder::Autoencoder;
 pub use crate::models::latent::{
     attribute_matrix, decode, encode, interpolate, least_squares_directions,
     mean_difference, pca,
 };
 pub use crate::models::vae::Vae;
+pub use crate::models::vqgan::VqGan;
 pub use crate::nn::batch::{batch_to_images, images_to_batch};
 pub use crate::viz::picture::Picture;
 pub use crate::viz::plot::{Series, line_chart, moving_average, similarity_matrix};
@@ -175,21 +177,43 @@ impl Studio {
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
         let generator =
             kind.fresh(self.vq.config.image_size, &mut rng, &self.device)?;
+        self.steer(generator.as_ref(), prompt, &settings)
+    }
+
+    /// VQGAN+CLIP: a picture `side`×`side` for `prompt` from random codes of
+    /// `vqgan` ([`VqGan::from_folder`]), steered by the shipped guide with the
+    /// VQGAN's presets.
+    pub fn generate_vqgan(
+        &self,
+        vqgan: &VqGan,
+        prompt: &str,
+        side: usize,
+    ) -> anyhow::Result<Artwork> {
+        let settings = GeneratorKind::Vqgan.settings(self.clip.image_size());
+        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+        let generator = VqganGenerator::random(vqgan, side, &mut rng)?;
+        self.steer(&generator, prompt, &settings)
+    }
+
+    /// Guidance of `generator` from where it is, recording its film.
+    fn steer(
+        &self,
+        generator: &dyn Generator,
+        prompt: &str,
+        settings: &Settings,
+    ) -> anyhow::Result<Artwork> {
         let guide = Guide::new(&self.clip, &Prompt::parse_all(prompt)?)?;
         let every = (settings.steps / 8).max(1);
         let (mut frames, mut losses) = (Vec::new(), Vec::new());
-        guide.run(
-            generator.as_ref(),
-            &settings.guide_config(settings.seed),
-            |step, loss| {
-                losses.push(loss);
-                if step % every == 0 {
-                    frames.extend(snapshot(generator.as_ref()).ok());
-                }
-                ControlFlow::Continue(())
-            },
-        )?;
-        let picture = snapshot(generator.as_ref())?;
+        let cfg = settings.guide_config(settings.seed);
+        guide.run(generator, &cfg, |step, loss| {
+            losses.push(loss);
+            if step % every == 0 {
+                frames.extend(snapshot(generator).ok());
+            }
+            ControlFlow::Continue(())
+        })?;
+        let picture = snapshot(generator)?;
         Ok(self.artwork(prompt, picture, frames, losses))
     }
 

@@ -59,40 +59,30 @@ fn as_u32(indices: &Tensor) -> Vec<u32> {
         .collect()
 }
 
-#[test]
-fn the_vector_quantised_vqgan_encodes_quantises_and_decodes_as_taming_does() {
-    let (model, golden) = load("tiny");
-    assert_eq!(model.config.quantizer, Quantizer::Nearest);
+/// Encode, choose codes, look them up and decode, each against taming.
+fn assert_matches_taming(name: &str, quantizer: Quantizer) {
+    let (model, golden) = load(name);
+    assert_eq!(model.config.quantizer, quantizer);
     let latents = model.encode(&golden["image"]).unwrap();
     assert_close("h", &latents, &golden["h"]);
     let indices = model.code_indices(&golden["h"]).unwrap();
     assert_eq!(as_u32(&indices), as_u32(&golden["indices"]));
     let quantised = model.codes_to_latents(&indices).unwrap();
     assert_close("z_q", &quantised, &golden["z_q"]);
-    assert_close(
-        "decoded",
-        &model.decode(&golden["z_q"]).unwrap(),
-        &golden["decoded"],
-    );
-    let decoded = model.decode(&golden["z_random"]).unwrap();
-    assert_close("decoded_random", &decoded, &golden["decoded_random"]);
+    for (latents, picture) in [("z_q", "decoded"), ("z_random", "decoded_random")] {
+        let decoded = model.decode(&golden[latents]).unwrap();
+        assert_close(picture, &decoded, &golden[picture]);
+    }
+}
+
+#[test]
+fn the_vector_quantised_vqgan_encodes_quantises_and_decodes_as_taming_does() {
+    assert_matches_taming("tiny", Quantizer::Nearest);
 }
 
 #[test]
 fn the_gumbel_vqgan_scores_codes_and_decodes_as_taming_does() {
-    let (model, golden) = load("tiny-gumbel");
-    assert_eq!(model.config.quantizer, Quantizer::Gumbel);
-    let latents = model.encode(&golden["image"]).unwrap();
-    assert_close("h", &latents, &golden["h"]);
-    let indices = model.code_indices(&golden["h"]).unwrap();
-    assert_eq!(as_u32(&indices), as_u32(&golden["indices"]));
-    let quantised = model.codes_to_latents(&indices).unwrap();
-    assert_close("z_q", &quantised, &golden["z_q"]);
-    assert_close(
-        "decoded",
-        &model.decode(&golden["z_q"]).unwrap(),
-        &golden["decoded"],
-    );
+    assert_matches_taming("tiny-gumbel", Quantizer::Gumbel);
 }
 
 #[test]

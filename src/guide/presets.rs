@@ -162,8 +162,11 @@ mod tests {
         for kind in GeneratorKind::ALL {
             assert_eq!(kind.flag().parse::<GeneratorKind>(), Ok(kind));
         }
-        let error = "vqgan".parse::<GeneratorKind>().unwrap_err();
-        assert!(error.contains("vq, pixels, fourier, pixel-draw"), "{error}");
+        let error = "stylegan".parse::<GeneratorKind>().unwrap_err();
+        assert!(
+            error.contains("vq, pixels, fourier, pixel-draw, vqgan"),
+            "{error}"
+        );
     }
 
     #[test]

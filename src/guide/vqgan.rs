@@ -63,6 +63,7 @@ impl<'a> VqganGenerator<'a> {
     }
 }
 
+// ANCHOR: render
 impl Generator for VqganGenerator<'_> {
     fn variables(&self) -> Vec<Var> {
         vec![self.z.clone()]
@@ -87,7 +88,9 @@ impl Generator for VqganGenerator<'_> {
         )
     }
 }
+// ANCHOR_END: render
 
+// ANCHOR: clamp_with_grad
 /// `x` clamped to [low, high] whose gradient passes wherever it points back
 /// into the range (the notebooks' `ClampWithGrad`): a plain clamp would stop
 /// every gradient at a pixel that has left the range, and it could never
@@ -101,6 +104,7 @@ pub fn clamp_with_grad(
     let gated = x.apply_op1(InwardGradient { low, high })?;
     clamped + (&gated - gated.detach())?
 }
+// ANCHOR_END: clamp_with_grad
 
 /// Identity on the way forward; on the way back, the gradient `g` at `x`
 /// passes where g · (x − clamp(x)) ≥ 0.
@@ -138,6 +142,7 @@ impl CustomOp1 for InwardGradient {
         Ok((contiguous_copy(storage, layout)?, layout.shape().clone()))
     }
 
+    // ANCHOR: inward
     fn bwd(
         &self,
         x: &Tensor,
@@ -148,6 +153,7 @@ impl CustomOp1 for InwardGradient {
         let inward = (grad * outside)?.ge(0.0)?.to_dtype(grad.dtype())?;
         Ok(Some((grad * inward)?))
     }
+    // ANCHOR_END: inward
 }
 
 /// The values of `storage` seen through `layout`, as a new contiguous

@@ -232,6 +232,7 @@ impl AttnBlock {
     }
 }
 
+// ANCHOR: attention
 impl Module for AttnBlock {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;
@@ -246,6 +247,7 @@ impl Module for AttnBlock {
         x + self.proj_out.forward(&attended.reshape((b, c, h, w))?)?
     }
 }
+// ANCHOR_END: attention
 
 /// One level of the encoder (blocks, attention, then halving the side) or
 /// of the decoder (blocks, attention, then doubling it).
@@ -280,6 +282,26 @@ impl Level {
             (None, _) => Ok(h),
         }
     }
+}
+
+/// A level's `count` residual blocks (`block.{j}`, the first from `from`
+/// channels to `to`), each followed by attention (`attn.{j}`) when `attend`.
+fn level_blocks(
+    from: usize,
+    to: usize,
+    count: usize,
+    attend: bool,
+    vb: &VarBuilder,
+) -> candle_core::Result<(Vec<ResnetBlock>, Vec<AttnBlock>)> {
+    let (mut blocks, mut attention) = (Vec::new(), Vec::new());
+    for j in 0..count {
+        let channels = if j == 0 { from } else { to };
+        blocks.push(ResnetBlock::new(channels, to, vb.pp(format!("block.{j}")))?);
+        if attend {
+            attention.push(AttnBlock::new(to, vb.pp(format!("attn.{j}")))?);
+        }
+    }
+    Ok((blocks, attention))
 }
 
 /// The middle of both networks: block, attention, block.
@@ -324,18 +346,10 @@ impl Encoder {
         for (i, mult) in cfg.ch_mult.iter().enumerate() {
             let vb = vb.pp(format!("down.{i}"));
             let out = cfg.ch * mult;
-            let (mut blocks, mut attention) = (Vec::new(), Vec::new());
-            for j in 0..cfg.num_res_blocks {
-                blocks.push(ResnetBlock::new(
-                    channels,
-                    out,
-                    vb.pp(format!("block.{j}")),
-                )?);
-                channels = out;
-                if cfg.attn_resolutions.contains(&side) {
-                    attention.push(AttnBlock::new(out, vb.pp(format!("attn.{j}")))?);
-                }
-            }
+            let attend = cfg.attn_resolutions.contains(&side);
+            let (blocks, attention) =
+                level_blocks(channels, out, cfg.num_res_blocks, attend, &vb)?;
+            channels = out;
             let resample = if i + 1 < levels {
                 side /= 2;
                 let cfg = Conv2dConfig {
@@ -402,18 +416,10 @@ impl Decoder {
         for i in (0..levels).rev() {
             let vb = vb.pp(format!("up.{i}"));
             let out = cfg.ch * cfg.ch_mult[i];
-            let (mut blocks, mut attention) = (Vec::new(), Vec::new());
-            for j in 0..=cfg.num_res_blocks {
-                blocks.push(ResnetBlock::new(
-                    channels,
-                    out,
-                    vb.pp(format!("block.{j}")),
-                )?);
-                channels = out;
-                if cfg.attn_resolutions.contains(&side) {
-                    attention.push(AttnBlock::new(out, vb.pp(format!("attn.{j}")))?);
-                }
-            }
+            let attend = cfg.attn_resolutions.contains(&side);
+            let (blocks, attention) =
+                level_blocks(channels, out, cfg.num_res_blocks + 1, attend, &vb)?;
+            channels = out;
             let resample = if i > 0 {
                 side *= 2;
                 Some(conv(out, out, 3, vb.pp("upsample.conv"))?)
@@ -618,6 +624,7 @@ pub fn checkpoint_tensors(
     Ok(tensors)
 }
 
+// ANCHOR: nearest_codes
 /// The index of the codebook entry nearest to each latent vector:
 /// argmin over codes of ‖z‖² + ‖c‖² − 2 z·c, as `VectorQuantizer2` computes it.
 pub fn nearest_codes(
@@ -633,3 +640,4 @@ pub fn nearest_codes(
         .sub(&(z.matmul(&codebook.t()?)? * 2.0)?)?;
     distances.argmin(1)?.reshape((n, h, w))
 }
+// ANCHOR_END: nearest_codes
