@@ -7,7 +7,6 @@
 //!
 //! `cargo bench --bench clip_vit [-- BATCH...]`
 
-use std::process::Command;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
@@ -17,6 +16,8 @@ use clip_art::clip::openai::vit::{ClipConfig, VisionTransformer};
 /// The allocator of the `clip-art` binary, so the bench measures what it runs.
 #[path = "../src/bin/clip-art/allocator.rs"]
 mod allocator;
+mod common;
+use common::pytorch;
 
 /// The median of the timed runs and, in brackets, the fastest: this machine's
 /// neighbours make single runs vary by ±20%.
@@ -80,29 +81,8 @@ fn main() -> anyhow::Result<()> {
             summary(&both[1..])
         );
     }
-    let python =
-        std::env::var("CLIP_ART_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/bench/torch_clip_vit.py"
-    );
-    let mut command = Command::new(&python);
-    command.arg(script).arg(threads.to_string());
-    command.args(batches.iter().map(usize::to_string));
-    match command.output() {
-        Ok(out) if out.status.success() => {
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                println!("PyTorch {line}");
-            }
-        }
-        Ok(out) => println!(
-            "PyTorch: skipped ({python} could not run the reference: {})",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        ),
-        Err(e) => println!("PyTorch: skipped (cannot start {python}: {e})"),
-    }
+    let mut args = vec![threads.to_string()];
+    args.extend(batches.iter().map(usize::to_string));
+    pytorch::run_reference("torch_clip_vit.py", &args);
     Ok(())
 }

@@ -10,12 +10,17 @@ use candle_nn::VarBuilder;
 use clip_art::models::vqgan::{Config, Quantizer, VqGan};
 use clip_art::nn::compare::max_difference;
 
+/// The CPU, or the GPU `scripts/device-check.sh` names (`CLIP_ART_TEST_DEVICE`).
+fn device() -> Device {
+    clip_art::nn::device::test_device()
+}
+
 const TOLERANCE: f32 = 1e-4;
 
+/// Relative to the package root, where `cargo test` runs the tests (and
+/// `scripts/device-check.sh` runs their prebuilt binaries on another machine).
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/vqgan")
-        .join(name)
+    Path::new("tests/fixtures/vqgan").join(name)
 }
 
 /// The model of a fixture folder, and its golden tensors.
@@ -24,15 +29,13 @@ fn load(name: &str) -> (VqGan, std::collections::HashMap<String, Tensor>) {
     let cfg = Config::from_yaml(&folder.join("model.yaml")).unwrap();
     let weights = folder.join("model.safetensors");
     let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &Device::Cpu)
+        VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device())
     }
     .unwrap();
     let model = VqGan::new(vb, &cfg).unwrap();
-    let golden = candle_core::safetensors::load(
-        folder.join("golden.safetensors"),
-        &Device::Cpu,
-    )
-    .unwrap();
+    let golden =
+        candle_core::safetensors::load(folder.join("golden.safetensors"), &device())
+            .unwrap();
     (model, golden)
 }
 
@@ -89,22 +92,20 @@ fn the_gumbel_vqgan_scores_codes_and_decodes_as_taming_does() {
 fn a_missing_or_misshapen_tensor_is_named() {
     let folder = fixture("tiny");
     let cfg = Config::from_yaml(&folder.join("model.yaml")).unwrap();
-    let mut tensors = candle_core::safetensors::load(
-        folder.join("model.safetensors"),
-        &Device::Cpu,
-    )
-    .unwrap();
+    let mut tensors =
+        candle_core::safetensors::load(folder.join("model.safetensors"), &device())
+            .unwrap();
     let mut missing = tensors.clone();
     missing.remove("decoder.up.1.upsample.conv.weight");
-    let vb = VarBuilder::from_tensors(missing, DType::F32, &Device::Cpu);
+    let vb = VarBuilder::from_tensors(missing, DType::F32, &device());
     let error = VqGan::new(vb, &cfg).err().unwrap().to_string();
     assert!(
         error.contains("decoder.up.1.upsample.conv.weight"),
         "{error}"
     );
-    let codebook = Tensor::zeros((3, 3), DType::F32, &Device::Cpu).unwrap();
+    let codebook = Tensor::zeros((3, 3), DType::F32, &device()).unwrap();
     tensors.insert("quantize.embedding.weight".into(), codebook);
-    let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, &device());
     let error = VqGan::new(vb, &cfg).err().unwrap().to_string();
     assert!(
         error.contains("embedding.weight") && error.contains("[3, 3]"),
@@ -128,7 +129,7 @@ fn a_lightning_checkpoint_is_read_in_rust_without_its_loss_tensors() {
     let folder = fixture("tiny");
     let from_ckpt = clip_art::models::vqgan::checkpoint_tensors(
         &folder.join("last.ckpt"),
-        &Device::Cpu,
+        &device(),
     )
     .unwrap();
     let mut names: Vec<&String> = from_ckpt.keys().collect();
@@ -143,11 +144,9 @@ fn a_lightning_checkpoint_is_read_in_rust_without_its_loss_tensors() {
             "quantize.embedding.weight"
         ]
     );
-    let published = candle_core::safetensors::load(
-        folder.join("model.safetensors"),
-        &Device::Cpu,
-    )
-    .unwrap();
+    let published =
+        candle_core::safetensors::load(folder.join("model.safetensors"), &device())
+            .unwrap();
     for (name, tensor) in &from_ckpt {
         assert_close(name, tensor, &published[name]);
     }
@@ -155,7 +154,7 @@ fn a_lightning_checkpoint_is_read_in_rust_without_its_loss_tensors() {
 
 #[test]
 fn a_folder_loads_from_its_yaml_and_weights_and_says_what_is_missing() {
-    let model = VqGan::from_folder(&fixture("tiny-gumbel"), &Device::Cpu).unwrap();
+    let model = VqGan::from_folder(&fixture("tiny-gumbel"), &device()).unwrap();
     assert_eq!(model.config.quantizer, Quantizer::Gumbel);
     let empty = tempfile::tempdir().unwrap();
     std::fs::copy(
@@ -165,9 +164,7 @@ fn a_folder_loads_from_its_yaml_and_weights_and_says_what_is_missing() {
     .unwrap();
     let error = format!(
         "{:#}",
-        VqGan::from_folder(empty.path(), &Device::Cpu)
-            .err()
-            .unwrap()
+        VqGan::from_folder(empty.path(), &device()).err().unwrap()
     );
     assert!(
         error.contains("neither model.safetensors nor a .ckpt"),
@@ -180,9 +177,7 @@ fn a_folder_loads_from_its_yaml_and_weights_and_says_what_is_missing() {
     .unwrap();
     let error = format!(
         "{:#}",
-        VqGan::from_folder(empty.path(), &Device::Cpu)
-            .err()
-            .unwrap()
+        VqGan::from_folder(empty.path(), &device()).err().unwrap()
     );
     assert!(error.contains("cannot find tensor encoder."), "{error}");
 }
@@ -193,7 +188,7 @@ fn the_vqgan_generator_renders_pictures_steers_its_latents_and_keeps_them_in_ran
     use clip_art::guide::generators::Generator;
     use clip_art::guide::vqgan::VqganGenerator;
     use rand::SeedableRng;
-    let model = VqGan::from_folder(&fixture("tiny"), &Device::Cpu).unwrap();
+    let model = VqGan::from_folder(&fixture("tiny"), &device()).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let generator = VqganGenerator::random(&model, 32, &mut rng).unwrap();
     let picture = generator.render().unwrap();
@@ -230,4 +225,54 @@ fn the_vqgan_generator_renders_pictures_steers_its_latents_and_keeps_them_in_ran
         assert!(found <= bound, "{found} > {bound}");
     }
     assert!(VqganGenerator::random(&model, 31, &mut rng).is_err());
+}
+
+#[test]
+fn the_decoders_gradient_matches_finite_differences() {
+    // In f64, so that central differences are exact to ~1e-9. Guidance needs
+    // this gradient, and candle's fused `softmax_last_dim` (which the
+    // attention once used) has no backward: its path then silently
+    // contributed nothing.
+    let folder = fixture("tiny");
+    let cfg = Config::from_yaml(&folder.join("model.yaml")).unwrap();
+    let vb = unsafe {
+        VarBuilder::from_mmaped_safetensors(
+            &[folder.join("model.safetensors")],
+            DType::F64,
+            &device(),
+        )
+    }
+    .unwrap();
+    let model = VqGan::new(vb, &cfg).unwrap();
+    let latents =
+        candle_core::Var::randn(0f64, 1.0, (1, 8, 8, 8), &device()).unwrap();
+    let weights = Tensor::randn(0f64, 1.0, (1, 3, 16, 16), &device()).unwrap();
+    let objective = |x: &Tensor| {
+        (model.decode(x).unwrap() * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
+    let grads = objective(latents.as_tensor()).backward().unwrap();
+    let grad: Vec<f64> = grads
+        .get(latents.as_tensor())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    for k in [0usize, 17, 100, 255, 300, 511] {
+        let mut bump = vec![0f64; 512];
+        bump[k] = 1e-5;
+        let bump = Tensor::from_vec(bump, (1, 8, 8, 8), &device()).unwrap();
+        let at = |x: Tensor| objective(&x).to_scalar::<f64>().unwrap();
+        let numeric = (at((latents.as_tensor() + &bump).unwrap())
+            - at((latents.as_tensor() - &bump).unwrap()))
+            / 2e-5;
+        assert!(
+            (numeric - grad[k]).abs() < 1e-6,
+            "{k}: {numeric} vs {}",
+            grad[k]
+        );
+    }
 }

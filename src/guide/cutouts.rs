@@ -6,7 +6,9 @@
 //! A crop followed by a resize is linear in the pixels, so each cutout is two
 //! small matrices: `cut = R_y · image · R_xᵀ`. That makes cutouts exact
 //! tensor ops — differentiable, batched, and the same on every device — and
-//! a horizontal flip is just the columns of `R_x` in reverse order.
+//! a horizontal flip is just the columns of `R_x` in reverse order. The
+//! classic resampling of the VQGAN+CLIP notebook (a Lanczos prefilter, then
+//! bicubic interpolation) is linear too: only the matrices change.
 
 use candle_core::{Device, Tensor};
 use rand::Rng;
@@ -33,6 +35,31 @@ pub struct Cutouts {
     /// Largest rotation of a cutout about its centre, in degrees (the small
     /// random affine among nerdyrodent's VQGAN-CLIP augmentations; 0: none).
     pub rotate: f32,
+    /// How a crop is resized to `cut_size`.
+    pub resampling: Resampling,
+}
+
+/// How a cutout is resized to CLIP's input size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resampling {
+    /// Each output pixel is the mean of the input pixels under it: the toy's
+    /// choice, which never rings.
+    Area,
+    /// Crowson's VQGAN+CLIP notebook (`resample`, its 'original' cutouts): a
+    /// Lanczos (a = 2) low-pass when shrinking, then bicubic interpolation
+    /// with aligned corners. It can ring past [0, 1], so the cutouts are
+    /// clamped afterwards as the notebook does ([`super::vqgan::clamp_with_grad`]).
+    Lanczos,
+}
+
+/// Where one cutout is taken: its top-left corner, its side, and whether it
+/// is flipped left to right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutoutBox {
+    pub y: usize,
+    pub x: usize,
+    pub side: usize,
+    pub flip: bool,
 }
 
 impl Cutouts {
@@ -46,6 +73,16 @@ impl Cutouts {
             noise: 0.0,
             jitter: 0.0,
             rotate: 0.0,
+            resampling: Resampling::Area,
+        }
+    }
+
+    /// Crowson's VQGAN+CLIP notebook exactly: plain cutouts, resampled the
+    /// classic way ([`Resampling::Lanczos`]).
+    pub fn classic(count: usize, cut_size: usize) -> Cutouts {
+        Cutouts {
+            resampling: Resampling::Lanczos,
+            ..Cutouts::plain(count, cut_size)
         }
     }
 }
@@ -81,6 +118,114 @@ pub fn resample_matrix(
 }
 // ANCHOR_END: resample_matrix
 
+// ANCHOR: lanczos
+/// The notebook's `resample` along one axis, as an `[out, full]` matrix like
+/// [`resample_matrix`]: the `size` pixels from `offset` are low-passed with a
+/// Lanczos (a = 2) kernel stretched to the new pixel size (when shrinking;
+/// the crop's edges are mirrored), then interpolated bicubically with
+/// aligned corners (PyTorch's `interpolate(mode='bicubic', align_corners=True)`).
+pub fn lanczos_matrix(
+    full: usize,
+    offset: usize,
+    size: usize,
+    out: usize,
+    flip: bool,
+) -> Vec<f32> {
+    // Both steps as dense matrices over the crop: bicubic [out, size] times
+    // the low-pass [size, size].
+    let low_pass = lanczos_low_pass(size, out);
+    let bicubic = bicubic_matrix(size, out);
+    let mut matrix = vec![0f32; out * full];
+    for o in 0..out {
+        let row = if flip { out - 1 - o } else { o };
+        for i in 0..size {
+            let weight: f64 = (0..size)
+                .map(|k| bicubic[o * size + k] * low_pass[k * size + i])
+                .sum();
+            matrix[row * full + offset + i] = weight as f32;
+        }
+    }
+    matrix
+}
+// ANCHOR_END: lanczos
+
+// ANCHOR: low_pass
+/// `[size, size]`: the Lanczos low-pass of the notebook's `resample` for a
+/// resize from `size` to `out` pixels (the identity when not shrinking).
+fn lanczos_low_pass(size: usize, out: usize) -> Vec<f64> {
+    let mut matrix = vec![0f64; size * size];
+    if out >= size {
+        for i in 0..size {
+            matrix[i * size + i] = 1.0;
+        }
+        return matrix;
+    }
+    // The kernel's taps sit at multiples of out/size, within ±2.
+    let ratio = out as f64 / size as f64;
+    let reach = (2.0 / ratio + 1.0).ceil() as usize - 2;
+    let sinc = |x: f64| {
+        if x == 0.0 {
+            1.0
+        } else {
+            (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
+        }
+    };
+    let taps: Vec<f64> = (0..=2 * reach)
+        .map(|k| {
+            let x = (k as f64 - reach as f64) * ratio;
+            if x.abs() < 2.0 {
+                sinc(x) * sinc(x / 2.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let total: f64 = taps.iter().sum();
+    // Mirror the crop at its edges (reflect padding: −1 reads 1).
+    let last = size as isize - 1;
+    let mirror = |i: isize| -> usize {
+        let mut i = i;
+        while i < 0 || i > last {
+            i = if i < 0 { -i } else { 2 * last - i };
+        }
+        i as usize
+    };
+    for y in 0..size {
+        for (k, tap) in taps.iter().enumerate() {
+            let source = mirror(y as isize + k as isize - reach as isize);
+            matrix[y * size + source] += tap / total;
+        }
+    }
+    matrix
+}
+// ANCHOR_END: low_pass
+
+/// `[out, size]`: bicubic interpolation (a = −0.75, PyTorch's) with aligned
+/// corners; taps beyond the edge read the edge pixel.
+fn bicubic_matrix(size: usize, out: usize) -> Vec<f64> {
+    const A: f64 = -0.75;
+    let near = |x: f64| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
+    let far = |x: f64| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
+    let scale = if out > 1 {
+        (size - 1) as f64 / (out - 1) as f64
+    } else {
+        0.0
+    };
+    let mut matrix = vec![0f64; out * size];
+    for o in 0..out {
+        let position = o as f64 * scale;
+        let base = position.floor();
+        let t = position - base;
+        let weights = [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)];
+        for (k, weight) in weights.into_iter().enumerate() {
+            let source =
+                (base as isize + k as isize - 1).clamp(0, size as isize - 1);
+            matrix[o * size + source as usize] += weight;
+        }
+    }
+    matrix
+}
+
 /// Every picture of `pictures` `[n, 3, h, w]` resized whole to `size`×`size`
 /// with the same area resampling (no cutting, no augmentation).
 pub fn resize(pictures: &Tensor, size: usize) -> anyhow::Result<Tensor> {
@@ -106,23 +251,57 @@ pub fn resize(pictures: &Tensor, size: usize) -> anyhow::Result<Tensor> {
 }
 
 impl Cutouts {
-    // ANCHOR: cutouts
     /// `count` cutouts of `image` `[1, 3, h, w]` (values in [0, 1]):
     /// `[count, 3, cut_size, cut_size]`, differentiable in the image.
     pub fn cut(&self, image: &Tensor, rng: &mut impl Rng) -> anyhow::Result<Tensor> {
         let (_, _, h, w) = image.dims4()?;
+        let boxes = self.boxes(h, w, rng);
+        self.cut_boxes(image, &boxes, rng)
+    }
+
+    /// Where `count` cutouts of an `h`×`w` picture are taken, drawn as the
+    /// notebook draws them.
+    pub fn boxes(&self, h: usize, w: usize, rng: &mut impl Rng) -> Vec<CutoutBox> {
         let (largest, smallest) = (h.min(w), h.min(w).min(self.cut_size));
-        let (n, c) = (self.count, self.cut_size);
+        (0..self.count)
+            .map(|_| {
+                let r: f64 = rng.random();
+                let side = (r.powf(self.cut_pow) * (largest - smallest) as f64
+                    + smallest as f64) as usize;
+                let y = rng.random_range(0..=h - side);
+                let x = rng.random_range(0..=w - side);
+                let flip = self.flip && rng.random_bool(0.5);
+                CutoutBox { y, x, side, flip }
+            })
+            .collect()
+    }
+
+    // ANCHOR: cutouts
+    /// The cutouts of `image` `[1, 3, h, w]` at `boxes`, resampled and then
+    /// augmented with `rng`.
+    pub fn cut_boxes(
+        &self,
+        image: &Tensor,
+        boxes: &[CutoutBox],
+        rng: &mut impl Rng,
+    ) -> anyhow::Result<Tensor> {
+        let (_, _, h, w) = image.dims4()?;
+        let (n, c) = (boxes.len(), self.cut_size);
+        let matrix = match self.resampling {
+            Resampling::Area => resample_matrix,
+            Resampling::Lanczos => lanczos_matrix,
+        };
         let (mut rows, mut columns) = (Vec::new(), Vec::new());
-        for _ in 0..n {
-            let r: f64 = rng.random();
-            let side = (r.powf(self.cut_pow) * (largest - smallest) as f64
-                + smallest as f64) as usize;
-            let y = rng.random_range(0..=h - side);
-            let x = rng.random_range(0..=w - side);
-            let flip = self.flip && rng.random_bool(0.5);
-            rows.extend(resample_matrix(h, y, side, c, false));
-            columns.extend(resample_matrix(w, x, side, c, flip));
+        for b in boxes {
+            anyhow::ensure!(
+                b.side > 0 && b.y + b.side <= h && b.x + b.side <= w,
+                "a cutout of side {} at ({}, {}) does not fit a {w}×{h} picture",
+                b.side,
+                b.x,
+                b.y
+            );
+            rows.extend(matrix(h, b.y, b.side, c, false));
+            columns.extend(matrix(w, b.x, b.side, c, b.flip));
         }
         let device = image.device();
         let rows =
@@ -141,6 +320,10 @@ impl Cutouts {
                     .transpose(2, 3)?
                     .contiguous()?,
             )?;
+        let cuts = match self.resampling {
+            Resampling::Area => cuts,
+            Resampling::Lanczos => super::vqgan::clamp_with_grad(&cuts, 0.0, 1.0)?,
+        };
         self.augment(cuts, rng, device)
     }
     // ANCHOR_END: cutouts
@@ -298,6 +481,32 @@ mod tests {
             resample_matrix(3, 0, 3, 3, true),
             vec![0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]
         );
+    }
+
+    #[test]
+    fn the_classic_resampling_keeps_flat_pictures_flat_and_same_sizes_whole() {
+        // Both of its steps are weighted means: every row sums to 1, and a
+        // crop kept at its size is copied.
+        for (size, out) in [(64, 32), (48, 32), (37, 32), (20, 32), (33, 7)] {
+            let matrix = lanczos_matrix(size + 3, 2, size, out, false);
+            for row in matrix.chunks(size + 3) {
+                let total: f32 = row.iter().sum();
+                assert!((total - 1.0).abs() < 1e-5, "{size} → {out}: {total}");
+                assert!(row[..2].iter().chain(&row[size + 2..]).all(|&w| w == 0.0));
+            }
+        }
+        let same = lanczos_matrix(5, 0, 5, 5, false);
+        let identity: Vec<f32> = (0..25)
+            .map(|k| if k / 5 == k % 5 { 1.0 } else { 0.0 })
+            .collect();
+        assert!(
+            same.iter()
+                .zip(&identity)
+                .all(|(a, b)| (a - b).abs() < 1e-6)
+        );
+        let flipped = lanczos_matrix(9, 1, 8, 4, true);
+        let forward = lanczos_matrix(9, 1, 8, 4, false);
+        assert_eq!(flipped[..9], forward[27..]);
     }
 
     #[test]

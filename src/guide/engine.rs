@@ -147,16 +147,26 @@ impl<'a> Guide<'a> {
         cutouts: Option<&Cutouts>,
         rng: &mut ChaCha8Rng,
     ) -> anyhow::Result<Tensor> {
-        anyhow::ensure!(
-            !self.prompts.is_empty(),
-            "guidance needs at least one text or image prompt"
-        );
         let size = self.clip.image_size();
         let views = match cutouts {
             Some(cutouts) => cutouts.cut(picture, rng)?,
             None => Cutouts::plain(1, size).cut(picture, rng)?,
         };
-        let images = self.clip.image_embeddings(&views)?;
+        self.loss_of_views(picture, &views)
+    }
+
+    /// The loss of a picture `[1, 3, h, w]` whose views CLIP sees are
+    /// `views` `[n, 3, s, s]`, already cut from it.
+    pub fn loss_of_views(
+        &self,
+        picture: &Tensor,
+        views: &Tensor,
+    ) -> anyhow::Result<Tensor> {
+        anyhow::ensure!(
+            !self.prompts.is_empty(),
+            "guidance needs at least one text or image prompt"
+        );
+        let images = self.clip.image_embeddings(views)?;
         let mut total = Tensor::zeros((), images.dtype(), images.device())?;
         for (prompt, text) in &self.prompts {
             total = (total + prompt_loss(&images, text, prompt)?)?;

@@ -20,7 +20,7 @@ use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::cutouts::Cutouts;
+use super::cutouts::{Cutouts, Resampling};
 use super::engine::{Guide, GuideConfig};
 use super::generators::Generator;
 use super::vq::{VqGenerator, VqModel};
@@ -176,6 +176,7 @@ impl Settings {
                 noise: 0.03,
                 jitter: 0.0,
                 rotate: 0.0,
+                resampling: Resampling::Area,
             }),
             seed: 0,
         }

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use candle_core::Device;
 use rand::Rng;
 
+use super::cutouts::{Cutouts, Resampling};
 use super::generate::Settings;
 use super::generators::{Fourier, Generator, PixelDraw, RawPixels};
 
@@ -67,7 +68,8 @@ impl GeneratorKind {
     /// sees `clip_size`×`clip_size` pictures. The VQ decoder takes small steps
     /// from good starts ([`Settings::new`]); free generators start from noise
     /// and need many large ones: 150 steps at 0.1. The VQGAN takes the
-    /// notebooks' learning rate, 0.1, for 100 steps.
+    /// notebooks' learning rate, 0.1, for 100 steps, and their resampling
+    /// of the views ([`Resampling::Lanczos`]).
     pub fn settings(self, clip_size: usize) -> Settings {
         self.tuned(&Settings::new(clip_size))
     }
@@ -83,10 +85,19 @@ impl GeneratorKind {
             GeneratorKind::Vqgan => (100, 0.1),
             _ => (150, 0.1),
         };
+        // The VQGAN's views are resampled as the notebook resamples them.
+        let cutouts = base.cutouts.clone().map(|cutouts| match self {
+            GeneratorKind::Vqgan => Cutouts {
+                resampling: Resampling::Lanczos,
+                ..cutouts
+            },
+            _ => cutouts,
+        });
         Settings {
             steps,
             learning_rate,
             restarts: 1,
+            cutouts,
             ..base.clone()
         }
     }

@@ -51,7 +51,9 @@ impl<'a> VqganGenerator<'a> {
         Self::from_latents(model, &latents)
     }
 
-    fn from_latents(model: &'a VqGan, latents: &Tensor) -> anyhow::Result<Self> {
+    /// Starts from the latent grid `latents` `[1, embed_dim, h, w]` as it is
+    /// (not yet snapped to the codebook).
+    pub fn from_latents(model: &'a VqGan, latents: &Tensor) -> anyhow::Result<Self> {
         let codebook = model.quantize.codebook();
         let range = |extreme: Tensor| extreme.reshape((1, (), 1, 1));
         Ok(VqganGenerator {

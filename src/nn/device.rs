@@ -28,6 +28,18 @@ impl std::str::FromStr for DeviceChoice {
     }
 }
 
+/// The device the golden tests run on: `CLIP_ART_TEST_DEVICE` (`cpu`,
+/// `cuda` or `metal`; the CPU when unset), so that `scripts/device-check.sh`
+/// runs the very same tests on a GPU.
+pub fn test_device() -> Device {
+    let choice =
+        std::env::var("CLIP_ART_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+    let choice: DeviceChoice = choice
+        .parse()
+        .unwrap_or_else(|e| panic!("CLIP_ART_TEST_DEVICE: {e}"));
+    open(choice).unwrap_or_else(|e| panic!("CLIP_ART_TEST_DEVICE={choice:?}: {e}"))
+}
+
 /// Opens the chosen device. Asking for a GPU the build or the machine lacks is an
 /// error that says which cargo feature to enable.
 pub fn open(choice: DeviceChoice) -> candle_core::Result<Device> {

@@ -1,7 +1,9 @@
 //! The toolbox every model shares: devices, weight files, batches of pictures,
+//! layers with a backward of their own,
 //! comparison with an oracle, the training loop with its step seeds, and
 //! progress reports for long work.
 
+pub mod attach;
 pub mod batch;
 pub mod compare;
 pub mod device;

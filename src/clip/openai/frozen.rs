@@ -12,114 +12,18 @@
 //! backward, in both versions, is tested against candle's autograd of the
 //! same layer written with plain ops.
 
-use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, D, Device, Layout, Result, Shape, Tensor};
+use candle_core::{D, Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::kernels::{self, Values, with_element};
-
-/// A gradient from the output of a layer to its input.
-type Backward = dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor> + Send + Sync;
-
-/// The op that ties an output computed without gradient to its input: its
-/// forward copies the output, its backward is the layer's.
-struct Attached {
-    name: &'static str,
-    backward: Box<Backward>,
-}
-
-impl Attached {
-    fn copy<S: BackendStorage>(output: &S, layout: &Layout) -> Result<(S, Shape)> {
-        // The outputs come fresh from a forward op: contiguous, from offset 0.
-        if layout.contiguous_offsets() != Some((0, layout.shape().elem_count())) {
-            candle_core::bail!("a frozen layer's output must be contiguous")
-        }
-        Ok((output.try_clone(layout)?, layout.shape().clone()))
-    }
-}
-
-impl CustomOp2 for Attached {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        output: &CpuStorage,
-        layout: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        Attached::copy(output, layout)
-    }
-
-    // Compiled in every build: without the feature, candle's stand-in types.
-    fn cuda_fwd(
-        &self,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-        output: &candle_core::CudaStorage,
-        layout: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        Attached::copy(output, layout)
-    }
-
-    fn metal_fwd(
-        &self,
-        _: &candle_core::MetalStorage,
-        _: &Layout,
-        output: &candle_core::MetalStorage,
-        layout: &Layout,
-    ) -> Result<(candle_core::MetalStorage, Shape)> {
-        Attached::copy(output, layout)
-    }
-
-    fn bwd(
-        &self,
-        input: &Tensor,
-        _: &Tensor,
-        output: &Tensor,
-        grad_output: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((Some((self.backward)(input, output, grad_output)?), None))
-    }
-}
-
-/// `output`, computed from `input` without gradient, now with `backward`
-/// (input, output, gradient at the output → gradient at the input). When no
-/// gradient can reach `input`, `output` is returned as it is, uncopied.
-fn attach(
-    name: &'static str,
-    input: &Tensor,
-    output: Tensor,
-    backward: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor>
-    + Send
-    + Sync
-    + 'static,
-) -> Result<Tensor> {
-    // Weights held as `Var`s would otherwise make the output a node of
-    // the graph that no gradient reaches.
-    let output = output.detach();
-    if !input.track_op() {
-        return Ok(output);
-    }
-    input.apply_op2(
-        &output,
-        Attached {
-            name,
-            backward: Box::new(backward),
-        },
-    )
-}
+use crate::nn::attach::attach;
 
 /// x · Wᵀ + b over the last dimension, W `[out, in]` as in `candle_nn::Linear`.
 /// Backward: the gradient at x is the gradient at the output times W.
-/// The weights are copied when the layer is made, and kept twice: laid
-/// out for each direction, so neither pass transposes them on every call.
+/// W is held once: the forward pass reads it as its transpose in place (the
+/// matrix product takes any strides), so ViT-B/32 needs no second copy.
 pub struct Linear {
-    /// Wᵀ `[in, out]`, for the forward pass.
-    transposed: Tensor,
-    /// W `[out, in]`, for the backward pass.
+    /// W `[out, in]`, contiguous.
     weight: Tensor,
     bias: Option<Tensor>,
 }
@@ -136,8 +40,7 @@ impl Linear {
             )
         }
         Ok(Linear {
-            transposed: weight.t()?.detach().force_contiguous()?,
-            weight: weight.detach().force_contiguous()?,
+            weight: weight.detach().contiguous()?,
             bias: bias.map(|b| b.detach()),
         })
     }
@@ -175,7 +78,7 @@ impl Linear {
 
     /// The forward pass alone, recording nothing.
     fn product(&self, x: &Tensor, cpu: bool) -> Result<Tensor> {
-        times_sum(&[(x, &self.transposed)], self.bias.as_ref(), cpu)
+        times_sum(&[(x, &self.weight.t()?)], self.bias.as_ref(), cpu)
     }
 }
 
@@ -219,19 +122,30 @@ fn times_sum(
         .iter()
         .map(|(x, _)| contiguous(x))
         .collect::<Result<Vec<_>>>()?;
+    // A matrix that is the transpose of a contiguous one (a weight W read
+    // as Wᵀ) is passed as it is stored, with `Layout::Transposed`.
     let ms = terms
         .iter()
-        .map(|(_, m)| contiguous(m))
+        .map(|(_, m)| {
+            if !m.is_contiguous() && m.t()?.is_contiguous() {
+                Ok((m.t()?, kernels::Layout::Transposed))
+            } else {
+                Ok((contiguous(m)?, kernels::Layout::Rows))
+            }
+        })
         .collect::<Result<Vec<_>>>()?;
     let bias = bias.map(contiguous).transpose()?;
     let xs = xs.iter().map(Values::of).collect::<Result<Vec<_>>>()?;
-    let ms = ms.iter().map(Values::of).collect::<Result<Vec<_>>>()?;
+    let ms = ms
+        .iter()
+        .map(|(m, layout)| Ok((Values::of(m)?, *layout)))
+        .collect::<Result<Vec<_>>>()?;
     let bias = bias.as_ref().map(Values::of).transpose()?;
     with_element!(x.dtype(), T => {
         let terms = xs
             .iter()
             .zip(&ms)
-            .map(|(x, m)| Ok((x.get::<T>()?, m.get::<T>()?)))
+            .map(|(x, (m, layout))| Ok((x.get::<T>()?, m.get::<T>()?, *layout)))
             .collect::<Result<Vec<_>>>()?;
         let bias = bias.as_ref().map(|b| b.get::<T>()).transpose()?;
         Tensor::from_vec(kernels::times_sum(&terms, k, n, bias), shape, &Device::Cpu)

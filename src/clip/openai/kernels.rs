@@ -204,11 +204,22 @@ unsafe fn product<T: Element>(
     }
 }
 
-/// Σ xᵢ · mᵢ (+ bias): each `x` `[rows, k]` and each `m` `[k, n]`, row-major.
+/// How the values of a `[k, n]` matrix are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Row-major `[k, n]`.
+    Rows,
+    /// Row-major `[n, k]`, read as its transpose: a layer's weight W
+    /// `[out, in]` for x · Wᵀ.
+    Transposed,
+}
+
+/// Σ xᵢ · mᵢ (+ bias): each `x` `[rows, k]` row-major and each `m` `[k, n]`
+/// stored as its [`Layout`] says.
 /// The threads split the columns: for the few rows of one picture a product
 /// by rows keeps to one core, and each thread reads only its columns of `m`.
 pub fn times_sum<T: Element>(
-    terms: &[(&[T], &[T])],
+    terms: &[(&[T], &[T], Layout)],
     k: usize,
     n: usize,
     bias: Option<&[T]>,
@@ -218,7 +229,7 @@ pub fn times_sum<T: Element>(
     assert!(
         terms
             .iter()
-            .all(|(x, m)| x.len() == rows * k && m.len() == k * n)
+            .all(|(x, m, _)| x.len() == rows * k && m.len() == k * n)
             && bias.is_none_or(|b| b.len() == n),
         "a sum of [{rows}, {k}] · [{k}, {n}] products got other sizes"
     );
@@ -246,7 +257,11 @@ pub fn times_sum<T: Element>(
                 }
             }
         }
-        for &(x, m) in terms {
+        for &(x, m, layout) in terms {
+            let m = match layout {
+                Layout::Rows => Matrix::rows(m, n),
+                Layout::Transposed => Matrix::rows(m, k).t(),
+            };
             // SAFETY: x is rows × k and m is k × n (the caller checked), and
             // each block writes its own columns of dst.
             unsafe {
@@ -256,7 +271,7 @@ pub fn times_sum<T: Element>(
                     n,
                     true,
                     Matrix::rows(x, k),
-                    Matrix::rows(m, n).offset(0, start),
+                    m.offset(0, start),
                     T::one(),
                 )
             }

@@ -1,0 +1,2 @@
+//! What the benches share.
+pub mod pytorch;

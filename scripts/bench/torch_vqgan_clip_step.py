@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""PyTorch side of `cargo bench --bench vqgan_clip_step`: the same VQGAN+CLIP
+step, as the notebook takes it (vector_quantize with replace_grad, decode,
+ClampWithGrad, 'original' cutouts with the Lanczos + bicubic resample, CLIP's
+normalisation, the spherical-distance prompt loss, Adam, the clamp of z), on
+the reference modules: taming's Encoder/Decoder/VectorQuantizer2 with
+vqgan_imagenet_f16_16384's sizes and transformers' CLIPModel with ViT-B/32's,
+random frozen weights, f32, CPU.
+
+Arguments: THREADS SIDE CUTOUTS STEPS [DEVICE]. Prints one line: `step S s
+(fastest S), peak memory M MB` (median of STEPS steps after one warm-up step;
+peak resident memory of the process; on cuda also what PyTorch reserved). Needs the venv of scripts/golden/make_tiny_vqgan.py
+(torch, taming-transformers-rom1504, transformers); the Rust bench runs it with
+the Python named by CLIP_ART_TORCH_PYTHON (default python3) and skips it when
+an import fails.
+"""
+import os
+import statistics
+import sys
+import time
+
+import torch
+from torch.nn import functional as F
+from transformers import CLIPConfig, CLIPModel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "golden"))
+from make_tiny_vqgan import VQModel  # noqa: E402
+from make_vqgan_clip_step import (Prompt, clamp_with_grad, features_of, resample,
+                                  vector_quantize)  # noqa: E402
+
+threads, side, cutn, steps = (int(a) for a in sys.argv[1:5])
+device = torch.device(sys.argv[5] if len(sys.argv) > 5 else "cpu")
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+ddconfig = dict(double_z=False, z_channels=256, resolution=256, in_channels=3, out_ch=3,
+                ch=128, ch_mult=[1, 1, 2, 2, 4], num_res_blocks=2, attn_resolutions=[16],
+                dropout=0.0)
+model = VQModel(ddconfig, n_embed=16384, embed_dim=256).eval().requires_grad_(False).to(device)
+clip = CLIPModel(CLIPConfig(
+    text_config=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
+                     num_attention_heads=8, hidden_act="quick_gelu"),
+    vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                       num_attention_heads=12, image_size=224, patch_size=32,
+                       hidden_act="quick_gelu"),
+    projection_dim=512)).eval().requires_grad_(False).to(device)
+cut_size = 224
+mean = torch.tensor([0.48145466, 0.4578275, 0.40821073], device=device).view(1, 3, 1, 1)
+std = torch.tensor([0.26862954, 0.26130258, 0.27577711], device=device).view(1, 3, 1, 1)
+
+
+def make_cutouts(input, cut_pow=1.0):
+    """MakeCutouts.forward, 'original'."""
+    side_y, side_x = input.shape[2:4]
+    max_size = min(side_x, side_y)
+    min_size = min(side_x, side_y, cut_size)
+    cutouts = []
+    for _ in range(cutn):
+        size = int(torch.rand([]) ** cut_pow * (max_size - min_size) + min_size)
+        offset_x = torch.randint(0, side_x - size + 1, ())
+        offset_y = torch.randint(0, side_y - size + 1, ())
+        cutout = input[:, :, offset_y:offset_y + size, offset_x:offset_x + size]
+        cutouts.append(resample(cutout, (cut_size, cut_size)))
+    return clamp_with_grad(torch.cat(cutouts, dim=0), 0, 1)
+
+
+codebook = model.quantize.embedding.weight
+grid = side // 16
+codes = torch.randint(codebook.shape[0], [grid * grid], device=device)
+z = (F.one_hot(codes, codebook.shape[0]).float() @ codebook).view(1, grid, grid, -1)
+z = z.permute(0, 3, 1, 2).contiguous().requires_grad_(True)
+z_min = codebook.min(dim=0).values[None, :, None, None]
+z_max = codebook.max(dim=0).values[None, :, None, None]
+prompt = Prompt(torch.randn(1, 512)).to(device)
+optimiser = torch.optim.Adam([z], lr=0.1)
+seconds = []
+for _ in range(steps + 1):
+    start = time.perf_counter()
+    optimiser.zero_grad()
+    z_q = vector_quantize(z.movedim(1, 3), codebook).movedim(3, 1)
+    picture = clamp_with_grad(model.decode(z_q).add(1).div(2), 0, 1)
+    features = features_of(clip.get_image_features(pixel_values=(make_cutouts(picture) - mean) / std))
+    loss = prompt(features.float())
+    loss.backward()
+    optimiser.step()
+    with torch.no_grad():
+        z.copy_(z.maximum(z_min).minimum(z_max))
+    loss.item()
+    seconds.append(time.perf_counter() - start)
+timed = seconds[1:]
+# VmHWM, not ru_maxrss: a process started by the Rust bench inherits its
+# ru_maxrss across exec.
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+gpu = (f", PyTorch reserved {torch.cuda.max_memory_reserved() / 2**20:.0f} MiB on the GPU"
+       if device.type == "cuda" else "")
+print(f"step {statistics.median(timed):.2f} s (fastest {min(timed):.2f}), "
+      f"peak memory {peak:.0f} MB (process){gpu}")

@@ -1,0 +1,196 @@
+//! One whole VQGAN+CLIP guidance step against a PyTorch re-implementation of
+//! the VQGAN+CLIP notebook's loop (`scripts/golden/make_vqgan_clip_step.py`):
+//! the tiny VQGAN and the tiny CLIP fixtures, the same cutout boxes, and the
+//! loss, the gradient at `z` and `z` after Adam's step and the clamp compared.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use clip_art::clip::Clip;
+use clip_art::clip::openai::preprocess::normalise;
+use clip_art::clip::openai::vit::{ClipConfig, ClipModel, weights};
+use clip_art::guide::cutouts::{CutoutBox, Cutouts, lanczos_matrix};
+use clip_art::guide::engine::Guide;
+use clip_art::guide::generators::Generator;
+use clip_art::guide::prompts::Prompt;
+use clip_art::guide::vqgan::VqganGenerator;
+use clip_art::models::vqgan::VqGan;
+use clip_art::nn::compare::max_difference;
+
+/// The CPU, or the GPU `scripts/device-check.sh` names (`CLIP_ART_TEST_DEVICE`).
+fn device() -> Device {
+    clip_art::nn::device::test_device()
+}
+
+const TOLERANCE: f32 = 1e-4;
+
+fn golden() -> HashMap<String, Tensor> {
+    let path = Path::new("tests/fixtures/vqgan/step/golden.safetensors");
+    candle_core::safetensors::load(path, &device()).unwrap()
+}
+
+fn assert_close(name: &str, ours: &Tensor, theirs: &Tensor, tolerance: f32) {
+    assert_eq!(ours.dims(), theirs.dims(), "{name}: shapes");
+    let difference = max_difference(ours, theirs).unwrap();
+    eprintln!("{name}: max difference {difference:.1e}");
+    assert!(
+        difference <= tolerance,
+        "{name}: max difference {difference}"
+    );
+}
+
+/// The tiny CLIP fixture as a guide. Its folder has no tokenizer, so a
+/// prompt's text is the row of the golden `input_ids` it stands for.
+struct TinyClip {
+    model: ClipModel,
+    texts: Tensor,
+    device: Device,
+}
+
+impl TinyClip {
+    fn load(input_ids: &Tensor) -> TinyClip {
+        let folder = Path::new("tests/fixtures/clip/tiny");
+        let cfg = ClipConfig::from_file(&folder.join("config.json")).unwrap();
+        let vb = weights(&folder.join("model.safetensors"), DType::F32, &device())
+            .unwrap();
+        let model = ClipModel::new(vb, &cfg).unwrap();
+        let texts = model
+            .text_features(&input_ids.to_dtype(DType::U32).unwrap())
+            .unwrap();
+        TinyClip {
+            model,
+            texts,
+            device: device(),
+        }
+    }
+}
+
+impl Clip for TinyClip {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+    fn image_size(&self) -> usize {
+        32
+    }
+    fn image_embeddings(&self, pictures: &Tensor) -> anyhow::Result<Tensor> {
+        Ok(self.model.image_features(&normalise(pictures)?)?)
+    }
+    fn text_embeddings(&self, texts: &[&str]) -> anyhow::Result<Tensor> {
+        let rows: Vec<u32> = texts.iter().map(|t| t.parse().unwrap()).collect();
+        let rows = Tensor::new(rows, &self.device)?;
+        Ok(self.texts.index_select(&rows, 0)?)
+    }
+    fn logit_scale(&self) -> anyhow::Result<f32> {
+        Ok(1.0)
+    }
+}
+
+#[test]
+fn the_classic_resampling_matches_the_notebooks() -> anyhow::Result<()> {
+    let golden = golden();
+    for (h, w, s) in [
+        (64, 64, 32),
+        (48, 40, 32),
+        (37, 37, 32),
+        (20, 20, 32),
+        (33, 33, 7),
+    ] {
+        let name = format!("resample_{h}_{w}_to_{s}");
+        let input = &golden[&format!("{name}_input")];
+        let rows =
+            Tensor::from_vec(lanczos_matrix(h, 0, h, s, false), (s, h), &device())?;
+        let columns =
+            Tensor::from_vec(lanczos_matrix(w, 0, w, s, false), (s, w), &device())?;
+        let ours = rows
+            .broadcast_matmul(&input.get(0)?)?
+            .broadcast_matmul(&columns.t()?)?
+            .unsqueeze(0)?;
+        assert_close(&name, &ours, &golden[&name], 1e-5);
+    }
+    Ok(())
+}
+
+#[test]
+fn one_guidance_step_matches_the_notebooks_loop() -> anyhow::Result<()> {
+    let golden = golden();
+    let folder = Path::new("tests/fixtures/vqgan/tiny");
+    let vqgan = VqGan::from_folder(folder, &device())?;
+    let clip = TinyClip::load(&golden["input_ids"]);
+    let stop = golden["stop"].to_vec1::<f32>()?[0];
+    let prompts = Prompt::parse_all(&format!("0:1|1:-0.5:{stop:?}"))?;
+    let guide = Guide::new(&clip, &prompts)?;
+
+    let generator = VqganGenerator::from_latents(&vqgan, &golden["z"])?;
+    let z = generator.variables()[0].clone();
+    let picture = generator.render()?;
+    assert_close("picture", &picture, &golden["picture"], TOLERANCE);
+
+    let boxes: Vec<CutoutBox> = golden["boxes"]
+        .to_dtype(DType::U32)?
+        .to_vec2::<u32>()?
+        .into_iter()
+        .map(|b| CutoutBox {
+            y: b[0] as usize,
+            x: b[1] as usize,
+            side: b[2] as usize,
+            flip: false,
+        })
+        .collect();
+    let cutouts = Cutouts::classic(boxes.len(), clip.image_size());
+    let views =
+        cutouts.cut_boxes(&picture, &boxes, &mut ChaCha8Rng::seed_from_u64(0))?;
+    assert_close("cutouts", &views, &golden["cutouts"], TOLERANCE);
+
+    let loss = guide.loss_of_views(&picture, &views)?;
+    assert_close("loss", &loss.reshape(1)?, &golden["loss"], TOLERANCE);
+    let grads = loss.backward()?;
+    // Gradients are small: each is compared relative to its largest value.
+    // The picture's gradient alone first (CLIP and the cutouts), then z's
+    // (the decoder and the quantiser too).
+    let relative = |name: &str, ours: &Tensor| -> anyhow::Result<()> {
+        let theirs = &golden[name];
+        let scale = f64::from(theirs.abs()?.max_all()?.to_scalar::<f32>()?);
+        assert!(
+            scale > 1e-6,
+            "{name}: the golden gradient vanishes ({scale})"
+        );
+        assert_close(
+            &format!("{name} / max |{name}|"),
+            &(ours / scale)?,
+            &(theirs / scale)?,
+            TOLERANCE,
+        );
+        Ok(())
+    };
+    let picture_alone = candle_core::Var::from_tensor(&picture.detach())?;
+    let views_of_it = cutouts.cut_boxes(
+        picture_alone.as_tensor(),
+        &boxes,
+        &mut ChaCha8Rng::seed_from_u64(0),
+    )?;
+    let picture_grads = guide
+        .loss_of_views(picture_alone.as_tensor(), &views_of_it)?
+        .backward()?;
+    relative(
+        "grad_picture",
+        picture_grads
+            .get(picture_alone.as_tensor())
+            .expect("a gradient at the picture"),
+    )?;
+    relative("grad_z", grads.get(z.as_tensor()).expect("a gradient at z"))?;
+
+    let mut adam = clip_art::nn::train::adam(vec![z.clone()], 0.1)?;
+    candle_nn::Optimizer::step(&mut adam, &grads)?;
+    generator.after_step()?;
+    assert_close(
+        "z after the step",
+        z.as_tensor(),
+        &golden["z_next"],
+        TOLERANCE,
+    );
+    Ok(())
+}
