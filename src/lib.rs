@@ -20,7 +20,9 @@
 //! Around the lessons: [`world`] draws the procedural worlds with ground truth
 //! and holds their independent [`world::judge`]; [`nn`] is the toolbox every
 //! model shares; [`eval`] measures everything the book claims; [`viz`] makes
-//! pictures and plots; [`files`] writes every output safely; [`prelude`] is what a notebook cell needs.
+//! pictures and plots; [`files`] writes every output safely; [`published`] knows
+//! where the real models' weights are and fetches them; [`prelude`] is what a
+//! notebook cell needs.
 
 pub mod basics;
 pub mod clip;
@@ -30,6 +32,7 @@ pub mod guide;
 pub mod models;
 pub mod nn;
 pub mod prelude;
+pub mod published;
 pub mod viz;
 pub mod world;
 

@@ -19,6 +19,8 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     ("models", &["basics", "viz", "world", "nn"]),
     ("clip", &["basics", "viz", "world", "nn", "models"]),
     ("guide", &["basics", "viz", "world", "nn", "models", "clip"]),
+    // Where the real models' weights are published (chapter 8).
+    ("published", &["basics", "nn"]),
     (
         "eval",
         &[

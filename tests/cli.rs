@@ -329,3 +329,45 @@ fn generate_with_a_vqgan_folder_runs_vqgan_clip_end_to_end() {
         clip_art(&["generate", "a red circle", "--generator", "vqgan"]);
     assert!(!ok && stderr.contains("needs --vqgan DIR"), "{stderr}");
 }
+
+#[test]
+fn weights_are_listed_and_a_fetch_without_downloads_says_what_to_get_by_hand() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_flag = cache.path().to_str().unwrap();
+    let (ok, stdout, _) = clip_art(&["weights", "list", "--cache", cache_flag]);
+    assert!(ok);
+    for name in [
+        "clip-vit-b-32",
+        "vqgan-imagenet-f16-16384",
+        "vqgan-gumbel-f8",
+    ] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    assert!(stdout.contains("not fetched"), "{stdout}");
+    // A folder with every file counts as cached, with the flag that takes it.
+    let folder = cache.path().join("vqgan-gumbel-f8");
+    std::fs::create_dir_all(&folder).unwrap();
+    for file in ["model.yaml", "last.ckpt"] {
+        std::fs::write(folder.join(file), "").unwrap();
+    }
+    let (_, stdout, _) = clip_art(&["weights", "list", "--cache", cache_flag]);
+    assert!(stdout.contains("cached: --vqgan"), "{stdout}");
+
+    let (ok, _, stderr) =
+        clip_art(&["weights", "fetch", "vqgan", "--cache", cache_flag]);
+    assert!(!ok);
+    assert!(stderr.contains("known: clip-vit-b-32"), "{stderr}");
+    if !cfg!(feature = "hub") {
+        let (ok, _, stderr) =
+            clip_art(&["weights", "fetch", "clip-vit-b-32", "--cache", cache_flag]);
+        assert!(!ok);
+        for part in [
+            "--features hub",
+            "by hand",
+            "model.safetensors",
+            "huggingface.co",
+        ] {
+            assert!(stderr.contains(part), "{part:?} not in {stderr}");
+        }
+    }
+}

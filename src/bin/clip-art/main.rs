@@ -14,6 +14,7 @@ mod output;
 mod reports;
 mod shapes;
 mod vq;
+mod weights;
 
 #[derive(Parser)]
 #[command(
@@ -66,6 +67,9 @@ enum Command {
     TrainVq(vq::TrainVqArgs),
     /// Regenerate the book's figures and measured tables (book/src/generated).
     BookFigures(book::BookFiguresArgs),
+    /// Chapter 8: the real models' published weights: `list` what is cached,
+    /// `fetch NAME` (with the `hub` feature) from its mirrors in turn.
+    Weights(weights::WeightsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -94,5 +98,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::EditReport(args) => reports::edit_report(&args),
         Command::TrainVq(args) => vq::train_vq(&args),
         Command::BookFigures(args) => book::book_figures(&args),
+        Command::Weights(args) => weights::weights(&args),
     }
 }
