@@ -9,22 +9,23 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use clip_art::clip::openai::vit::{ClipConfig, ClipModel, weights};
 
+/// The CPU, or the GPU `scripts/device-check.sh` names (`CLIP_ART_TEST_DEVICE`).
+fn device() -> Device {
+    clip_art::nn::device::test_device()
+}
+
 const TINY: &str = "tests/fixtures/clip/tiny";
 
 fn golden() -> anyhow::Result<HashMap<String, Tensor>> {
     Ok(candle_core::safetensors::load(
         Path::new(TINY).join("golden.safetensors"),
-        &Device::Cpu,
+        &device(),
     )?)
 }
 
 fn tiny(dtype: DType) -> anyhow::Result<ClipModel> {
     let cfg = ClipConfig::from_file(&Path::new(TINY).join("config.json"))?;
-    let vb = weights(
-        &Path::new(TINY).join("model.safetensors"),
-        dtype,
-        &Device::Cpu,
-    )?;
+    let vb = weights(&Path::new(TINY).join("model.safetensors"), dtype, &device())?;
     Ok(ClipModel::new(vb, &cfg)?)
 }
 
@@ -96,7 +97,7 @@ fn the_gradient_at_the_pixels_matches_finite_differences() -> anyhow::Result<()>
     for k in [0, 77, 1000, 3071, 4000, count - 1] {
         let mut bump = vec![0.0; count];
         bump[k] = 1e-6;
-        let bump = Tensor::from_vec(bump, pixels.shape(), &Device::Cpu)?;
+        let bump = Tensor::from_vec(bump, pixels.shape(), &device())?;
         let up = objective(&(pixels.as_tensor() + &bump)?)?.to_scalar::<f64>()?;
         let down = objective(&(pixels.as_tensor() - &bump)?)?.to_scalar::<f64>()?;
         let numeric = (up - down) / 2e-6;
@@ -113,28 +114,22 @@ fn the_gradient_at_the_pixels_matches_finite_differences() -> anyhow::Result<()>
 fn bad_weight_files_are_named() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let cfg = ClipConfig::from_file(&Path::new(TINY).join("config.json"))?;
-    let missing = weights(
-        &dir.path().join("nope.safetensors"),
-        DType::F32,
-        &Device::Cpu,
-    )
-    .err()
-    .expect("a missing file is an error")
-    .to_string();
+    let missing =
+        weights(&dir.path().join("nope.safetensors"), DType::F32, &device())
+            .err()
+            .expect("a missing file is an error")
+            .to_string();
     assert!(missing.contains("nope.safetensors"), "{missing}");
 
     let mut tensors = candle_core::safetensors::load(
         Path::new(TINY).join("model.safetensors"),
-        &Device::Cpu,
+        &device(),
     )?;
     let name = "vision_model.embeddings.position_embedding.weight";
-    tensors.insert(
-        name.into(),
-        Tensor::zeros((5, 32), DType::F32, &Device::Cpu)?,
-    );
+    tensors.insert(name.into(), Tensor::zeros((5, 32), DType::F32, &device())?);
     let wrong_shape = dir.path().join("wrong-shape.safetensors");
     candle_core::safetensors::save(&tensors, &wrong_shape)?;
-    let vb = weights(&wrong_shape, DType::F32, &Device::Cpu)?;
+    let vb = weights(&wrong_shape, DType::F32, &device())?;
     let error = ClipModel::new(vb, &cfg)
         .err()
         .expect("wrong shape")
@@ -144,13 +139,10 @@ fn bad_weight_files_are_named() -> anyhow::Result<()> {
         "{error}"
     );
 
-    tensors.insert(
-        name.into(),
-        Tensor::zeros((17, 32), DType::U32, &Device::Cpu)?,
-    );
+    tensors.insert(name.into(), Tensor::zeros((17, 32), DType::U32, &device())?);
     let wrong_dtype = dir.path().join("wrong-dtype.safetensors");
     candle_core::safetensors::save(&tensors, &wrong_dtype)?;
-    let error = weights(&wrong_dtype, DType::F32, &Device::Cpu)
+    let error = weights(&wrong_dtype, DType::F32, &device())
         .err()
         .expect("dtype")
         .to_string();
@@ -159,7 +151,7 @@ fn bad_weight_files_are_named() -> anyhow::Result<()> {
     tensors.remove(name);
     let without = dir.path().join("without.safetensors");
     candle_core::safetensors::save(&tensors, &without)?;
-    let vb = weights(&without, DType::F32, &Device::Cpu)?;
+    let vb = weights(&without, DType::F32, &device())?;
     let error = ClipModel::new(vb, &cfg)
         .err()
         .expect("missing tensor")
@@ -170,7 +162,7 @@ fn bad_weight_files_are_named() -> anyhow::Result<()> {
     let error = weights(
         &dir.path().join("truncated.safetensors"),
         DType::F32,
-        &Device::Cpu,
+        &device(),
     )
     .err()
     .expect("truncated")
