@@ -328,6 +328,44 @@ fn generate_with_a_vqgan_folder_runs_vqgan_clip_end_to_end() {
     let (ok, _, stderr) =
         clip_art(&["generate", "a red circle", "--generator", "vqgan"]);
     assert!(!ok && stderr.contains("needs --vqgan DIR"), "{stderr}");
+    // The VQGAN's weights in f16: the run works and says so in the PNG; bf16
+    // needs a GPU.
+    let half = folder.path().join("half.png");
+    let args = [
+        "--generator",
+        "vqgan",
+        "--vqgan",
+        tiny,
+        "--size",
+        "32",
+        "--precision",
+        "f16",
+    ];
+    let (ok, stdout, stderr) = quick_generate(&half, &args);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(png_settings(&half).contains("precision=F16"));
+    let (ok, _, stderr) = quick_generate(
+        &folder.path().join("bf16.png"),
+        &[
+            "--generator",
+            "vqgan",
+            "--vqgan",
+            tiny,
+            "--size",
+            "32",
+            "--precision",
+            "bf16",
+            "--device",
+            "cpu",
+        ],
+    );
+    assert!(!ok && stderr.contains("bf16 needs a GPU"), "{stderr}");
+    let (ok, _, stderr) =
+        clip_art(&["generate", "a red circle", "--precision", "f16"]);
+    assert!(
+        !ok && stderr.contains("--precision is for the real models"),
+        "{stderr}"
+    );
 }
 
 #[test]

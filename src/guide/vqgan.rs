@@ -7,7 +7,8 @@
 
 use candle_core::backend::{BackendDevice, BackendStorage};
 use candle_core::{
-    CpuStorage, CudaStorage, CustomOp1, Layout, MetalStorage, Shape, Tensor, Var,
+    CpuStorage, CudaStorage, CustomOp1, DType, Layout, MetalStorage, Shape, Tensor,
+    Var,
 };
 use rand::Rng;
 
@@ -47,18 +48,20 @@ impl<'a> VqganGenerator<'a> {
 
     /// A picture `[1, 3, s, s]` in [0, 1], encoded (an init image).
     pub fn from_picture(model: &'a VqGan, picture: &Tensor) -> anyhow::Result<Self> {
-        let latents = model.encode(&picture.affine(2.0, -1.0)?)?;
-        Self::from_latents(model, &latents)
+        let picture = picture.affine(2.0, -1.0)?.to_dtype(model.dtype())?;
+        Self::from_latents(model, &model.encode(&picture)?)
     }
 
     /// Starts from the latent grid `latents` `[1, embed_dim, h, w]` as it is
     /// (not yet snapped to the codebook).
     pub fn from_latents(model: &'a VqGan, latents: &Tensor) -> anyhow::Result<Self> {
-        let codebook = model.quantize.codebook();
+        // z, Adam's moments and the picture stay in f32 even when the
+        // weights are held in f16 or bf16.
+        let codebook = model.quantize.codebook().to_dtype(DType::F32)?;
         let range = |extreme: Tensor| extreme.reshape((1, (), 1, 1));
         Ok(VqganGenerator {
             model,
-            z: Var::from_tensor(&latents.detach())?,
+            z: Var::from_tensor(&latents.detach().to_dtype(DType::F32)?)?,
             low: range(codebook.min(0)?)?,
             high: range(codebook.max(0)?)?,
         })
@@ -73,12 +76,14 @@ impl Generator for VqganGenerator<'_> {
 
     fn render(&self) -> candle_core::Result<Tensor> {
         let z = self.z.as_tensor();
-        let snapped = self
-            .model
-            .codes_to_latents(&nearest_codes(z, self.model.quantize.codebook())?)?;
+        let dtype = self.model.dtype();
+        let codes =
+            nearest_codes(&z.to_dtype(dtype)?, self.model.quantize.codebook())?;
+        let snapped = self.model.codes_to_latents(&codes)?.to_dtype(DType::F32)?;
         // Forward: the codebook entries; backward: straight to z.
         let quantised = (z + (snapped - z)?.detach())?;
-        let picture = self.model.decode(&quantised)?.affine(0.5, 0.5)?;
+        let decoded = self.model.decode(&quantised.to_dtype(dtype)?)?;
+        let picture = decoded.to_dtype(DType::F32)?.affine(0.5, 0.5)?;
         clamp_with_grad(&picture, 0.0, 1.0)
     }
 

@@ -568,6 +568,11 @@ impl VqGan {
         })
     }
 
+    /// What the weights are held in (the codebook's dtype).
+    pub fn dtype(&self) -> DType {
+        self.quantize.codebook().dtype()
+    }
+
     /// Picture `[n, 3, s, s]` in [-1, 1] → the latents before quantisation.
     pub fn encode(&self, picture: &Tensor) -> candle_core::Result<Tensor> {
         self.quant_conv.forward(&self.encoder.forward(picture)?)
@@ -605,6 +610,16 @@ impl VqGan {
     /// the weights, a Lightning checkpoint (`last.ckpt`, read in Rust: no
     /// Python needed) or `model.safetensors`.
     pub fn from_folder(folder: &Path, device: &Device) -> anyhow::Result<VqGan> {
+        VqGan::from_folder_in(folder, DType::F32, device)
+    }
+
+    /// [`VqGan::from_folder`] with the weights held in `dtype` (f16 or bf16
+    /// halve the memory on a GPU).
+    pub fn from_folder_in(
+        folder: &Path,
+        dtype: DType,
+        device: &Device,
+    ) -> anyhow::Result<VqGan> {
         let cfg = Config::from_yaml(&folder.join("model.yaml"))?;
         let safetensors = folder.join("model.safetensors");
         let (tensors, origin) = if safetensors.exists() {
@@ -620,7 +635,7 @@ impl VqGan {
                 ckpt.display().to_string(),
             )
         };
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        let vb = VarBuilder::from_tensors(tensors, dtype, device);
         VqGan::new(vb, &cfg)
             .with_context(|| format!("{origin} does not fit model.yaml"))
     }

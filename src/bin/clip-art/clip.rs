@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::Device;
+use candle_core::{DType, Device};
 
 use clip_art::basics::pixels::load_rgb;
 use clip_art::clip::Clip;
@@ -104,8 +104,12 @@ pub fn zero_shot(args: &ZeroShotArgs) -> anyhow::Result<()> {
             "--truth {truth:?} is not among the labels; add it to them"
         );
     }
-    let (model, template) =
-        open_clip(&args.clip, &args.weights, &device::open(args.device)?)?;
+    let (model, template) = open_clip(
+        &args.clip,
+        &args.weights,
+        DType::F32,
+        &device::open(args.device)?,
+    )?;
     let templates = if args.templates.is_empty() {
         vec![template.to_string()]
     } else {
@@ -129,6 +133,7 @@ pub fn zero_shot(args: &ZeroShotArgs) -> anyhow::Result<()> {
 pub fn open_clip(
     choice: &str,
     weights: &[PathBuf],
+    dtype: DType,
     device: &Device,
 ) -> anyhow::Result<(Box<dyn Clip>, &'static str)> {
     use clip_art::clip::openai::vit::OpenAiClip;
@@ -145,7 +150,11 @@ pub fn open_clip(
         "mini-ensemble" => Ok((Box::new(mini::shipped_ensemble(device)?), PICTURE)),
         "hub" => open_from_hub(device).map(|clip| (clip, PHOTO)),
         folder => Ok((
-            Box::new(OpenAiClip::from_folder(Path::new(folder), device)?),
+            Box::new(OpenAiClip::from_folder_in(
+                Path::new(folder),
+                dtype,
+                device,
+            )?),
             PHOTO,
         )),
     }

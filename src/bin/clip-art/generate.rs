@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 use rand::SeedableRng;
 
@@ -125,9 +125,32 @@ pub struct GenerateArgs {
     /// (model.yaml and last.ckpt, or model.safetensors).
     #[arg(long)]
     pub vqgan: Option<PathBuf>,
+    /// With the real models (--vqgan, --clip FOLDER): hold their weights in
+    /// f32, f16 or bf16 (half the memory, for a GPU; bf16 only there); the
+    /// loop stays in f32.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
     /// auto, cpu, cuda or metal.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+}
+
+/// What the real models' weights are held in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Precision {
+    pub fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::F16 => DType::F16,
+            Precision::Bf16 => DType::BF16,
+        }
+    }
 }
 
 /// Runs `clip-art generate`.
@@ -152,8 +175,22 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         "--vqgan is for --generator vqgan, not {}",
         args.generator
     );
+    let real_clip = !matches!(args.clip.as_str(), "mini" | "mini-ensemble");
+    anyhow::ensure!(
+        args.precision == Precision::F32
+            || real_clip
+            || args.generator == GeneratorKind::Vqgan,
+        "--precision is for the real models (--generator vqgan, --clip FOLDER); \
+         the course's own models run in f32"
+    );
     let device = device::open(args.device)?;
-    let (clip, _) = crate::clip::open_clip(&args.clip, &args.clip_weights, &device)?;
+    anyhow::ensure!(
+        !(device.is_cpu() && args.precision == Precision::Bf16),
+        "--precision bf16 needs a GPU: candle's CPU matrix product has no bf16 (use f16 or f32)"
+    );
+    let dtype = args.precision.dtype();
+    let (clip, _) =
+        crate::clip::open_clip(&args.clip, &args.clip_weights, dtype, &device)?;
     let init = args
         .init
         .as_deref()
@@ -371,7 +408,7 @@ fn run_vqgan(
         "--generator vqgan needs --vqgan DIR: a folder with model.yaml and \
          last.ckpt (or model.safetensors)",
     )?;
-    let model = VqGan::from_folder(folder, device)?;
+    let model = VqGan::from_folder_in(folder, args.precision.dtype(), device)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
     let generator = match init {
         Some(picture) => VqganGenerator::from_picture(&model, picture)?,
@@ -466,11 +503,15 @@ fn write_outputs(
 /// Every setting of the run, for the PNG's text chunk.
 fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
     format!(
-        "generator={:?}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}",
+        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}",
         args.generator,
         args.vqgan
             .as_ref()
             .map_or(String::new(), |p| format!(" vqgan={}", p.display())),
+        match args.precision {
+            Precision::F32 => String::new(),
+            other => format!(" precision={other:?}"),
+        },
         settings.steps,
         settings.learning_rate,
         settings.restarts,

@@ -475,9 +475,19 @@ impl ClipModel {
     /// Loads `model.safetensors` with `config.json` from a Hugging Face model
     /// folder (e.g. a download of `openai/clip-vit-base-patch32`).
     pub fn from_folder(folder: &Path, device: &Device) -> anyhow::Result<ClipModel> {
+        ClipModel::from_folder_in(folder, DType::F32, device)
+    }
+
+    /// [`ClipModel::from_folder`] with the weights held in `dtype` (f16 or
+    /// bf16 halve the memory on a GPU).
+    pub fn from_folder_in(
+        folder: &Path,
+        dtype: DType,
+        device: &Device,
+    ) -> anyhow::Result<ClipModel> {
         let cfg = ClipConfig::from_file(&folder.join("config.json"))?;
         let path = folder.join("model.safetensors");
-        let vb = weights(&path, DType::F32, device)?;
+        let vb = weights(&path, dtype, device)?;
         ClipModel::new(vb, &cfg)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
@@ -489,6 +499,9 @@ pub struct OpenAiClip {
     pub model: ClipModel,
     pub tokenizer: super::tokenizer::Tokenizer,
     device: Device,
+    /// What the weights are held in. Pictures come in and their embeddings
+    /// go out in the loop's own dtype (f32) whatever it is.
+    dtype: DType,
 }
 
 impl OpenAiClip {
@@ -498,7 +511,16 @@ impl OpenAiClip {
         folder: &Path,
         device: &Device,
     ) -> anyhow::Result<OpenAiClip> {
-        let model = ClipModel::from_folder(folder, device)?;
+        OpenAiClip::from_folder_in(folder, DType::F32, device)
+    }
+
+    /// [`OpenAiClip::from_folder`] with the weights held in `dtype`.
+    pub fn from_folder_in(
+        folder: &Path,
+        dtype: DType,
+        device: &Device,
+    ) -> anyhow::Result<OpenAiClip> {
+        let model = ClipModel::from_folder_in(folder, dtype, device)?;
         let merges = ["merges.txt", "bpe_simple_vocab_16e6.txt.gz"]
             .map(|name| folder.join(name))
             .into_iter()
@@ -511,6 +533,7 @@ impl OpenAiClip {
             model,
             tokenizer,
             device: device.clone(),
+            dtype,
         })
     }
 }
@@ -530,15 +553,17 @@ impl crate::clip::Clip for OpenAiClip {
         if (h, w) != (s, s) {
             bail!("CLIP sees {s}×{s} pictures, got {w}×{h}");
         }
+        let pixels = super::preprocess::normalise(pictures)?.to_dtype(self.dtype)?;
         Ok(self
             .model
-            .image_features(&super::preprocess::normalise(pictures)?)?)
+            .image_features(&pixels)?
+            .to_dtype(pictures.dtype())?)
     }
 
     fn text_embeddings(&self, texts: &[&str]) -> anyhow::Result<Tensor> {
         let rows = self.tokenizer.tokenize_batch(texts, false)?;
         let ids = Tensor::new(rows, &self.device)?;
-        Ok(self.model.text_features(&ids)?)
+        Ok(self.model.text_features(&ids)?.to_dtype(DType::F32)?)
     }
 
     fn logit_scale(&self) -> anyhow::Result<f32> {
