@@ -409,3 +409,27 @@ fn weights_are_listed_and_a_fetch_without_downloads_says_what_to_get_by_hand() {
         }
     }
 }
+
+#[test]
+fn noise_prompts_steer_alone_or_beside_words_and_are_recorded() {
+    let folder = tempfile::tempdir().unwrap();
+    let alone = folder.path().join("noise.png");
+    let (ok, stdout, stderr) = clip_art(&[
+        "generate",
+        "--noise-prompt",
+        "3:0.5",
+        "--generator",
+        "pixels",
+        "--size",
+        "16",
+        "--steps",
+        "3",
+        "--out",
+        alone.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(png_settings(&alone).contains("noise_prompts=[(3, 0.5)]"));
+    let (ok, _, stderr) =
+        clip_art(&["generate", "a red circle", "--noise-prompt", "3:0"]);
+    assert!(!ok && stderr.contains("non-zero"), "{stderr}");
+}

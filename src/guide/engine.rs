@@ -130,6 +130,42 @@ impl<'a> Guide<'a> {
     }
     // ANCHOR_END: image_prompt
 
+    /// Adds a noise prompt (nerdyrodent's VQGAN-CLIP `--noise_prompt_seeds`):
+    /// a random direction in CLIP's embedding space, drawn from N(0, 1) with
+    /// `seed`, that pulls like a text prompt of that `weight`. It adds
+    /// variety where the words leave the picture open.
+    pub fn with_noise_prompt(
+        mut self,
+        seed: u64,
+        weight: f32,
+    ) -> anyhow::Result<Guide<'a>> {
+        anyhow::ensure!(
+            weight != 0.0 && weight.is_finite(),
+            "noise prompt {seed}: the weight must be a non-zero number, got {weight}"
+        );
+        // The embedding's width, from a blank picture.
+        let size = self.clip.image_size();
+        let blank = Tensor::zeros(
+            (1, 3, size, size),
+            candle_core::DType::F32,
+            self.clip.device(),
+        )?;
+        let width = self.clip.image_embeddings(&blank)?.dim(1)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let normal = rand_distr::StandardNormal;
+        let values: Vec<f32> = (0..width)
+            .map(|_| rand_distr::Distribution::sample(&normal, &mut rng))
+            .collect();
+        let embedding = Tensor::from_vec(values, width, self.clip.device())?;
+        let prompt = Prompt {
+            text: format!("noise {seed}"),
+            weight,
+            stop: f32::NEG_INFINITY,
+        };
+        self.prompts.push((prompt, embedding));
+        Ok(self)
+    }
+
     /// Adds `weight` · the distance [`Keep`] measures between the picture and
     /// `init` to the loss: like VQGAN+CLIP's init weight, it keeps an edited
     /// picture close to the one it started from.
@@ -325,6 +361,36 @@ mod tests {
             anchored < 0.3 * free,
             "drift {free} free, {anchored} anchored"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_noise_prompt_is_a_seeded_direction_that_guidance_approaches()
+    -> anyhow::Result<()> {
+        let clip = crate::clip::mini::MiniClip::shipped(&Device::Cpu)?;
+        let noise = |seed| -> anyhow::Result<Tensor> {
+            let guide = Guide::new(&clip, &[])?.with_noise_prompt(seed, 1.0)?;
+            Ok(guide.prompts[0].1.clone())
+        };
+        let (a, again, b) = (noise(3)?, noise(3)?, noise(4)?);
+        assert_eq!(a.to_vec1::<f32>()?, again.to_vec1::<f32>()?);
+        assert_ne!(a.to_vec1::<f32>()?, b.to_vec1::<f32>()?);
+        // Pixels steered by the noise prompt alone come closer to it.
+        let guide = Guide::new(&clip, &[])?.with_noise_prompt(3, 1.0)?;
+        let pixels =
+            RawPixels::new(32, &mut ChaCha8Rng::seed_from_u64(0), &Device::Cpu)?;
+        let cfg = GuideConfig {
+            steps: 30,
+            learning_rate: 0.05,
+            cutouts: None,
+            seed: 0,
+        };
+        let losses = guide.run(&pixels, &cfg, |_, _| ControlFlow::Continue(()))?;
+        assert!(losses[29] < losses[0] * 0.9, "{losses:?}");
+        let Err(zero) = Guide::new(&clip, &[])?.with_noise_prompt(3, 0.0) else {
+            panic!("a noise prompt of weight 0 was accepted");
+        };
+        assert!(zero.to_string().contains("non-zero"), "{zero}");
         Ok(())
     }
 

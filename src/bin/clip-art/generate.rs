@@ -45,12 +45,16 @@ pub struct GenerateArgs {
     /// What to draw, in VQGAN+CLIP's syntax: `text[:weight[:stop]]`, several
     /// separated by `|`; a negative weight pushes away. May be left out when
     /// --image-prompt is given.
-    #[arg(required_unless_present = "image_prompt")]
+    #[arg(required_unless_present_any = ["image_prompt", "noise_prompt"])]
     pub prompt: Option<String>,
     /// A picture CLIP should see the result as, `PATH` or `PATH:weight`
     /// (repeatable), as VQGAN+CLIP's image prompts.
     #[arg(long)]
     pub image_prompt: Vec<String>,
+    /// A random direction in CLIP's embedding space, `SEED` or `SEED:weight`
+    /// (repeatable), as nerdyrodent's VQGAN-CLIP's noise prompts.
+    #[arg(long, value_parser = crate::limits::noise_prompt)]
+    pub noise_prompt: Vec<(u64, f32)>,
     /// What guidance optimises: vq (the VQ decoder trained on scenes,
     /// started from the bank scenes the guide ranks best), pixels (every pixel
     /// free), fourier (cosine-basis coefficients), pixel-draw (4×4 cells) or
@@ -234,6 +238,9 @@ fn guide_for<'a>(
     for source in &args.image_prompt {
         let (label, picture, weight) = image_prompt(source, size, device)?;
         guide = guide.with_image_prompt(&label, &picture, weight)?;
+    }
+    for &(seed, weight) in &args.noise_prompt {
+        guide = guide.with_noise_prompt(seed, weight)?;
     }
     anyhow::ensure!(
         args.init_weight.is_finite() && args.init_weight >= 0.0,
@@ -503,7 +510,7 @@ fn write_outputs(
 /// Every setting of the run, for the PNG's text chunk.
 fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
     format!(
-        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}",
+        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}",
         args.generator,
         args.vqgan
             .as_ref()
@@ -525,6 +532,10 @@ fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
         args.keep,
         args.init_weight,
         args.image_prompt,
+        match args.noise_prompt.as_slice() {
+            [] => String::new(),
+            noise => format!(" noise_prompts={noise:?}"),
+        },
     )
 }
 

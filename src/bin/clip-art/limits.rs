@@ -109,6 +109,24 @@ pub fn test_images(text: &str) -> Result<usize, String> {
     within(text, (1, 100_000), None).map(|n| n as usize)
 }
 
+/// `--noise-prompt`: `SEED` or `SEED:weight`, the weight non-zero and
+/// within ±100 like a text prompt's.
+pub fn noise_prompt(text: &str) -> Result<(u64, f32), String> {
+    let (seed, weight) = text.split_once(':').unwrap_or((text, "1"));
+    let seed = seed.trim().parse().map_err(|_| {
+        format!(
+            "expected SEED or SEED:weight with a whole-number seed, got {text:?}"
+        )
+    })?;
+    let max = clip_art::guide::prompts::MAX_WEIGHT;
+    match weight.trim().parse::<f64>() {
+        Ok(w) if w != 0.0 && w.abs() <= max => Ok((seed, w as f32)),
+        _ => Err(format!(
+            "the weight must be a non-zero number from -{max} to {max}, got {weight:?}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -125,6 +143,11 @@ mod tests {
         let wrapped = super::scale("67108865").unwrap_err();
         assert!(wrapped.starts_with("must be from 1 to 16"), "{wrapped}");
         assert!(super::cutouts("0").is_ok() && super::restarts("0").is_err());
+        assert_eq!(super::noise_prompt("7"), Ok((7, 1.0)));
+        assert_eq!(super::noise_prompt("7:-0.5"), Ok((7, -0.5)));
+        for bad in ["x", "7:0", "7:1e3", "-1", "7:w"] {
+            assert!(super::noise_prompt(bad).is_err(), "{bad}");
+        }
         assert_eq!(
             super::count("-3"),
             Err("\"-3\" is not a whole number from 1 to 10000".into())
