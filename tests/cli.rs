@@ -411,7 +411,7 @@ fn weights_are_listed_and_a_fetch_without_downloads_says_what_to_get_by_hand() {
 }
 
 #[test]
-fn noise_prompts_steer_alone_or_beside_words_and_are_recorded() {
+fn noise_prompts_and_the_views_resampling_are_taken_and_recorded() {
     let folder = tempfile::tempdir().unwrap();
     let alone = folder.path().join("noise.png");
     let (ok, stdout, stderr) = clip_art(&[
@@ -429,6 +429,25 @@ fn noise_prompts_steer_alone_or_beside_words_and_are_recorded() {
     ]);
     assert!(ok, "{stdout}{stderr}");
     assert!(png_settings(&alone).contains("noise_prompts=[(3, 0.5)]"));
+    // The views resampled as nerdyrodent's 'latest' cutouts.
+    let pooled = folder.path().join("pooled.png");
+    let (ok, stdout, stderr) = quick_generate(
+        &pooled,
+        &[
+            "--generator",
+            "pixels",
+            "--size",
+            "48",
+            "--resampling",
+            "pooled",
+        ],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert!(png_settings(&pooled).contains("resampling=Pooled"));
+    let whole = folder.path().join("whole.png");
+    let (ok, _, stderr) =
+        quick_generate(&whole, &["--resampling", "pooled", "--cutouts", "0"]);
+    assert!(!ok && stderr.contains("--cutouts 0 has none"), "{stderr}");
     let (ok, _, stderr) =
         clip_art(&["generate", "a red circle", "--noise-prompt", "3:0"]);
     assert!(!ok && stderr.contains("non-zero"), "{stderr}");

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use clip_art::clip::Clip;
 use clip_art::clip::openai::preprocess::normalise;
 use clip_art::clip::openai::vit::{ClipConfig, ClipModel, weights};
-use clip_art::guide::cutouts::{CutoutBox, Cutouts, lanczos_matrix};
+use clip_art::guide::cutouts::{CutoutBox, Cutouts, Resampling, lanczos_matrix};
 use clip_art::guide::engine::Guide;
 use clip_art::guide::generators::Generator;
 use clip_art::guide::prompts::Prompt;
@@ -136,6 +136,47 @@ fn boxes(golden: &HashMap<String, Tensor>) -> anyhow::Result<Vec<CutoutBox>> {
             flip: false,
         })
         .collect())
+}
+
+#[test]
+fn pooled_cutouts_and_their_gradient_match_pytorchs_adaptive_pooling()
+-> anyhow::Result<()> {
+    // nerdyrodent's 'latest' cutouts: (adaptive average + adaptive max) / 2,
+    // here of a 30-pixel crop pooled to 7, whose bins overlap.
+    let golden = golden();
+    let input = candle_core::Var::from_tensor(&golden["pool_input"])?;
+    let [y, x, side] =
+        golden["pool_box"].to_dtype(DType::U32)?.to_vec1::<u32>()?[..]
+    else {
+        panic!("pool_box holds y, x and side");
+    };
+    let cutout = CutoutBox {
+        y: y as usize,
+        x: x as usize,
+        side: side as usize,
+        flip: false,
+    };
+    let cutouts = Cutouts {
+        resampling: Resampling::Pooled,
+        ..Cutouts::plain(1, 7)
+    };
+    let pooled = cutouts.cut_boxes(
+        input.as_tensor(),
+        &[cutout],
+        &mut ChaCha8Rng::seed_from_u64(0),
+    )?;
+    assert_close("pooled", &pooled, &golden["pooled"], 1e-6);
+    let grads = (pooled * &golden["pool_weights"])?.sum_all()?.backward()?;
+    let grad = grads
+        .get(input.as_tensor())
+        .expect("a gradient at the picture");
+    assert_close(
+        "d pooled / d picture",
+        grad,
+        &golden["grad_pool_input"],
+        1e-6,
+    );
+    Ok(())
 }
 
 #[test]

@@ -34,6 +34,11 @@ Writes tests/fixtures/vqgan/step/golden.safetensors (f32 unless said):
   z_next       [1,8,32,32]  z after one Adam step (lr 0.1) and the clamp
   resample_<h>_<w>_to_<s>   inputs [1,3,h,w] ("..._input") and resample(input,
                             (s, s)) for a few sizes, shrinking and enlarging
+  pool_input   [1,3,40,40]  nerdyrodent's 'latest' cutout of the crop
+  pool_box     [3] i64      (y, x, side) = (3, 5, 30), pooled to 7×7 (bins overlap):
+  pooled       [1,3,7,7]    (adaptive_avg_pool2d + adaptive_max_pool2d) / 2
+  pool_weights [1,3,7,7]    W, seeded normal
+  grad_pool_input [1,3,40,40]  d sum(W * pooled) / d pool_input
 
 Needs the venv of make_tiny_vqgan.py with transformers added:
     ~/.cache/clip-art/torch-venv/bin/pip install transformers
@@ -256,6 +261,18 @@ def main():
         picture_in = torch.rand(1, 3, h, w, generator=gen)
         golden[name + "_input"] = picture_in
         golden[name] = resample(picture_in, (s, s))
+    pool_input = torch.rand(1, 3, 40, 40, generator=gen).requires_grad_(True)
+    crop = pool_input[:, :, 3:33, 5:35]
+    pooled = (F.adaptive_avg_pool2d(crop, 7) + F.adaptive_max_pool2d(crop, 7)) / 2
+    pool_weights = torch.randn(1, 3, 7, 7, generator=gen)
+    (pooled * pool_weights).sum().backward()
+    golden.update({
+        "pool_input": pool_input.detach(),
+        "pool_box": torch.tensor([3, 5, 30], dtype=torch.int64),
+        "pooled": pooled.detach(),
+        "pool_weights": pool_weights,
+        "grad_pool_input": pool_input.grad,
+    })
     golden = {k: (v if v.dtype == torch.int64 else v.to(torch.float32)).contiguous()
               for k, v in golden.items()}
     meta = {"source": "transformers=={} torch=={}".format(

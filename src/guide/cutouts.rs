@@ -50,6 +50,23 @@ pub enum Resampling {
     /// with aligned corners. It can ring past [0, 1], so the cutouts are
     /// clamped afterwards as the notebook does ([`super::vqgan::clamp_with_grad`]).
     Lanczos,
+    /// nerdyrodent's VQGAN-CLIP ('latest' cutouts): the mean of adaptive
+    /// average pooling and adaptive max pooling, PyTorch's bins.
+    Pooled,
+}
+
+/// `area`, `lanczos` or `pooled`, as `--resampling` takes it.
+impl std::str::FromStr for Resampling {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Resampling, String> {
+        match text {
+            "area" => Ok(Resampling::Area),
+            "lanczos" => Ok(Resampling::Lanczos),
+            "pooled" => Ok(Resampling::Pooled),
+            other => Err(format!("expected area, lanczos or pooled, got {other:?}")),
+        }
+    }
 }
 
 /// Where one cutout is taken: its top-left corner, its side, and whether it
@@ -131,18 +148,23 @@ pub fn lanczos_matrix(
     out: usize,
     flip: bool,
 ) -> Vec<f32> {
-    // Both steps as dense matrices over the crop: bicubic [out, size] times
-    // the low-pass [size, size].
+    // Bicubic [out, size] times the low-pass [size, size]: each output
+    // pixel mixes four rows of the low-pass.
     let low_pass = lanczos_low_pass(size, out);
-    let bicubic = bicubic_matrix(size, out);
     let mut matrix = vec![0f32; out * full];
+    let mut mixed = vec![0f64; size];
     for o in 0..out {
+        mixed.fill(0.0);
+        for (k, weight) in bicubic_taps(size, out, o) {
+            for (sum, low) in
+                mixed.iter_mut().zip(&low_pass[k * size..(k + 1) * size])
+            {
+                *sum += weight * low;
+            }
+        }
         let row = if flip { out - 1 - o } else { o };
-        for i in 0..size {
-            let weight: f64 = (0..size)
-                .map(|k| bicubic[o * size + k] * low_pass[k * size + i])
-                .sum();
-            matrix[row * full + offset + i] = weight as f32;
+        for (i, weight) in mixed.iter().enumerate() {
+            matrix[row * full + offset + i] = *weight as f32;
         }
     }
     matrix
@@ -200,9 +222,10 @@ fn lanczos_low_pass(size: usize, out: usize) -> Vec<f64> {
 }
 // ANCHOR_END: low_pass
 
-/// `[out, size]`: bicubic interpolation (a = −0.75, PyTorch's) with aligned
-/// corners; taps beyond the edge read the edge pixel.
-fn bicubic_matrix(size: usize, out: usize) -> Vec<f64> {
+/// Output pixel `o` of bicubic interpolation (a = −0.75, PyTorch's) with
+/// aligned corners from `size` pixels to `out`: four input pixels and their
+/// weights; taps beyond the edge read the edge pixel.
+fn bicubic_taps(size: usize, out: usize, o: usize) -> [(usize, f64); 4] {
     const A: f64 = -0.75;
     let near = |x: f64| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
     let far = |x: f64| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
@@ -211,19 +234,90 @@ fn bicubic_matrix(size: usize, out: usize) -> Vec<f64> {
     } else {
         0.0
     };
-    let mut matrix = vec![0f64; out * size];
+    let position = o as f64 * scale;
+    let base = position.floor();
+    let t = position - base;
+    let weights = [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)];
+    std::array::from_fn(|k| {
+        let source = (base as isize + k as isize - 1).clamp(0, size as isize - 1);
+        (source as usize, weights[k])
+    })
+}
+
+/// The input pixels `[start, end)` of output pixel `o` when adaptive pooling
+/// takes `size` pixels to `out` (PyTorch's bins, which overlap when `out`
+/// does not divide `size`).
+fn pooling_bin(o: usize, size: usize, out: usize) -> (usize, usize) {
+    (o * size / out, ((o + 1) * size).div_ceil(out))
+}
+
+/// Adaptive average pooling along one axis, as an `[out, full]` matrix like
+/// [`resample_matrix`].
+pub fn pooling_matrix(
+    full: usize,
+    offset: usize,
+    size: usize,
+    out: usize,
+    flip: bool,
+) -> Vec<f32> {
+    let mut matrix = vec![0f32; out * full];
     for o in 0..out {
-        let position = o as f64 * scale;
-        let base = position.floor();
-        let t = position - base;
-        let weights = [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)];
-        for (k, weight) in weights.into_iter().enumerate() {
-            let source =
-                (base as isize + k as isize - 1).clamp(0, size as isize - 1);
-            matrix[o * size + source as usize] += weight;
+        let row = if flip { out - 1 - o } else { o };
+        let (start, end) = pooling_bin(o, size, out);
+        for i in start..end {
+            matrix[row * full + offset + i] = 1.0 / (end - start) as f32;
         }
     }
     matrix
+}
+
+/// Adaptive max pooling of each cutout of `image` `[1, 3, h, w]` at `boxes`
+/// to `out`×`out`: `[n, 3, out, out]`. The largest pixel of each bin is
+/// found here and gathered, so the gradient reaches it alone, as in
+/// PyTorch's `adaptive_max_pool2d` (candle's pooling has no such backward).
+fn max_pooled(
+    image: &Tensor,
+    boxes: &[CutoutBox],
+    out: usize,
+) -> anyhow::Result<Tensor> {
+    let (_, channels, h, w) = image.dims4()?;
+    let values: Vec<f32> = image
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1()?;
+    let mut indices = Vec::with_capacity(boxes.len() * channels * out * out);
+    for b in boxes {
+        for channel in 0..channels {
+            for oy in 0..out {
+                let (y0, y1) = pooling_bin(oy, b.side, out);
+                for ox in 0..out {
+                    let source = if b.flip { out - 1 - ox } else { ox };
+                    let (x0, x1) = pooling_bin(source, b.side, out);
+                    let mut best = (f32::NEG_INFINITY, 0);
+                    for y in y0..y1 {
+                        for x in x0..x1 {
+                            let at = (channel * h + b.y + y) * w + b.x + x;
+                            if values[at] > best.0 {
+                                best = (values[at], at);
+                            }
+                        }
+                    }
+                    indices.push(best.1 as u32);
+                }
+            }
+        }
+    }
+    let indices = Tensor::from_vec(
+        indices,
+        boxes.len() * channels * out * out,
+        image.device(),
+    )?;
+    Ok(image.flatten_all()?.index_select(&indices, 0)?.reshape((
+        boxes.len(),
+        channels,
+        out,
+        out,
+    ))?)
 }
 
 /// Every picture of `pictures` `[n, 3, h, w]` resized whole to `size`×`size`
@@ -290,6 +384,7 @@ impl Cutouts {
         let matrix = match self.resampling {
             Resampling::Area => resample_matrix,
             Resampling::Lanczos => lanczos_matrix,
+            Resampling::Pooled => pooling_matrix,
         };
         let (mut rows, mut columns) = (Vec::new(), Vec::new());
         for b in boxes {
@@ -309,11 +404,11 @@ impl Cutouts {
         let columns = Tensor::from_vec(columns, (n, 1, c, w), device)?
             .to_dtype(image.dtype())?;
         // R_y · image · R_xᵀ for every cutout at once.
-        let image = image.broadcast_as((n, 3, h, w))?;
+        let whole = image.broadcast_as((n, 3, h, w))?;
         let cuts = rows
             .broadcast_as((n, 3, c, h))?
             .contiguous()?
-            .matmul(&image.contiguous()?)?
+            .matmul(&whole.contiguous()?)?
             .matmul(
                 &columns
                     .broadcast_as((n, 3, c, w))?
@@ -323,6 +418,7 @@ impl Cutouts {
         let cuts = match self.resampling {
             Resampling::Area => cuts,
             Resampling::Lanczos => super::vqgan::clamp_with_grad(&cuts, 0.0, 1.0)?,
+            Resampling::Pooled => ((cuts + max_pooled(image, boxes, c)?)? / 2.0)?,
         };
         self.augment(cuts, rng, device)
     }

@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use clip_art::basics::pixels::load_rgb;
 use clip_art::basics::pixels::tensor_to_image;
 use clip_art::files::{Existing, OutputFile, check_all, name_from_text};
+use clip_art::guide::cutouts::Resampling;
 use clip_art::guide::editing::EDIT_WEIGHT;
 use clip_art::guide::engine::{Guide, Keep};
 use clip_art::guide::generate::{
@@ -76,6 +77,11 @@ pub struct GenerateArgs {
     /// picture.
     #[arg(long, default_value_t = 4, value_parser = crate::limits::cutouts)]
     pub cutouts: usize,
+    /// How each view is resized to the guide's input: area (the toy's
+    /// default), lanczos (Crowson's notebook; the VQGAN's default) or pooled
+    /// (adaptive average + max pooling, nerdyrodent's 'latest').
+    #[arg(long)]
+    pub resampling: Option<Resampling>,
     /// vq: the drawn scenes CLIP ranks to choose the starts: `every-kind`
     /// (one scene of each kind the captions describe) or a number of random
     /// scenes, at most 16,384 (with --init, 0 starts from the init picture's
@@ -267,9 +273,14 @@ fn settings_for(args: &GenerateArgs, clip_size: usize) -> anyhow::Result<Setting
         settings.restarts = args.restarts;
     }
     if args.cutouts == 0 {
+        anyhow::ensure!(
+            args.resampling.is_none(),
+            "--resampling resizes the views, and --cutouts 0 has none"
+        );
         settings.cutouts = None;
     } else if let Some(cutouts) = settings.cutouts.as_mut() {
         cutouts.count = args.cutouts;
+        cutouts.resampling = args.resampling.unwrap_or(cutouts.resampling);
     }
     anyhow::ensure!(
         settings.steps > 0 && settings.restarts > 0,
@@ -510,7 +521,7 @@ fn write_outputs(
 /// Every setting of the run, for the PNG's text chunk.
 fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
     format!(
-        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}",
+        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}{}",
         args.generator,
         args.vqgan
             .as_ref()
@@ -536,6 +547,8 @@ fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
             [] => String::new(),
             noise => format!(" noise_prompts={noise:?}"),
         },
+        args.resampling
+            .map_or(String::new(), |r| format!(" resampling={r:?}")),
     )
 }
 
