@@ -175,29 +175,8 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         GeneratorKind::Vq => vq::Config::default().image_size,
         _ => args.size,
     };
-    anyhow::ensure!(
-        args.vq_weights.is_none() || args.generator == GeneratorKind::Vq,
-        "--vq-weights is for --generator vq; {} has no VQ decoder",
-        args.generator
-    );
-    anyhow::ensure!(
-        args.vqgan.is_none() || args.generator == GeneratorKind::Vqgan,
-        "--vqgan is for --generator vqgan, not {}",
-        args.generator
-    );
-    let real_clip = !matches!(args.clip.as_str(), "mini" | "mini-ensemble");
-    anyhow::ensure!(
-        args.precision == Precision::F32
-            || real_clip
-            || args.generator == GeneratorKind::Vqgan,
-        "--precision is for the real models (--generator vqgan, --clip FOLDER); \
-         the course's own models run in f32"
-    );
     let device = device::open(args.device)?;
-    anyhow::ensure!(
-        !(device.is_cpu() && args.precision == Precision::Bf16),
-        "--precision bf16 needs a GPU: candle's CPU matrix product has no bf16 (use f16 or f32)"
-    );
+    check_models(args, &device)?;
     let dtype = args.precision.dtype();
     let (clip, _) =
         crate::clip::open_clip(&args.clip, &args.clip_weights, dtype, &device)?;
@@ -230,6 +209,33 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         let saved = format!("saved the last frame to {}", out.path().display());
         return Err(Interrupted(saved).into());
     }
+    Ok(())
+}
+
+/// Flags about models that the chosen ones cannot use are refused, not ignored.
+fn check_models(args: &GenerateArgs, device: &Device) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.vq_weights.is_none() || args.generator == GeneratorKind::Vq,
+        "--vq-weights is for --generator vq; {} has no VQ decoder",
+        args.generator
+    );
+    anyhow::ensure!(
+        args.vqgan.is_none() || args.generator == GeneratorKind::Vqgan,
+        "--vqgan is for --generator vqgan, not {}",
+        args.generator
+    );
+    let real_clip = !matches!(args.clip.as_str(), "mini" | "mini-ensemble");
+    anyhow::ensure!(
+        args.precision == Precision::F32
+            || real_clip
+            || args.generator == GeneratorKind::Vqgan,
+        "--precision is for the real models (--generator vqgan, --clip FOLDER); \
+         the course's own models run in f32"
+    );
+    anyhow::ensure!(
+        !(device.is_cpu() && args.precision == Precision::Bf16),
+        "--precision bf16 needs a GPU: candle's CPU matrix product has no bf16 (use f16 or f32)"
+    );
     Ok(())
 }
 
