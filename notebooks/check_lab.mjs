@@ -3,12 +3,15 @@
 // and load, and no output is a debug print (`Ok(())`, `Err(…)`, a picture's fields
 // instead of the picture).
 // Usage: node check_lab.mjs LAB_URL NOTEBOOK SCREENSHOT
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 // playwright-core comes with the book's npm packages (`npm ci` in book/).
 const { chromium } = createRequire(new URL("../book/package.json", import.meta.url))("playwright-core");
 
 const [base, notebook, screenshot] = process.argv.slice(2);
+// The notebook is served from target/notebooks/; its file says how many cells to expect.
+const expected = JSON.parse(readFileSync(new URL(`../target/notebooks/${notebook}`, import.meta.url))).cells.length;
 // What a student sees of each cell, scrolled through once.
 async function inspect() {
   const browser = await chromium.launch({
@@ -27,12 +30,14 @@ async function look(page) {
   page.on("pageerror", (e) => problems.push(`script error: ${e.message}`));
   await page.goto(`${base}/lab/tree/${notebook}?reset`, { waitUntil: "load" });
   await page.waitForSelector(".jp-NotebookPanel .jp-Notebook .jp-Cell", { timeout: 60000 });
-  // JupyterLab renders cells lazily: scroll through so that every one is drawn.
-  const seen = await page.evaluate(async () => {
+  // JupyterLab renders cells lazily, and on a busy machine the first notebook a fresh
+  // server opens arrives in pieces: scroll through until every cell has been drawn.
+  const seen = await page.evaluate(async (expected) => {
     const panel = document.querySelector(".jp-NotebookPanel:not(.lm-mod-hidden)");
     const scroller = panel.querySelector(".jp-WindowedPanel-outer") ?? panel.querySelector(".jp-Notebook");
     const cells = new Map();
-    for (let y = 0; y <= scroller.scrollHeight; y += 400) {
+    const deadline = Date.now() + 60000;
+    do for (let y = 0; y <= scroller.scrollHeight; y += 400) {
       scroller.scrollTop = y;
       await new Promise((r) => setTimeout(r, 150));
       for (const cell of panel.querySelectorAll(".jp-Notebook .jp-Cell")) {
@@ -47,9 +52,9 @@ async function look(page) {
           brokenImages: images.filter((i) => !i.complete || i.naturalWidth === 0).length,
         });
       }
-    }
+    } while (cells.size < expected && Date.now() < deadline);
     return [...cells.entries()].sort((a, b) => a[0] - b[0]).map(([, cell]) => cell);
-  });
+  }, expected);
   await page.evaluate(() => {
     const panel = document.querySelector(".jp-NotebookPanel:not(.lm-mod-hidden)");
     (panel.querySelector(".jp-WindowedPanel-outer") ?? panel.querySelector(".jp-Notebook")).scrollTop = 0;
@@ -66,6 +71,7 @@ const seen = await inspect().catch((error) => {
   return inspect();
 });
 
+if (seen.length < expected) problems.push(`only ${seen.length} of its ${expected} cells were drawn within a minute`);
 const markdown = seen.filter((c) => !c.code);
 const code = seen.filter((c) => c.code);
 if (!markdown[0]?.text.includes("Before you start")) problems.push("the first cell does not say what the next one compiles");
