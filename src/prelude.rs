@@ -37,6 +37,7 @@ pub use crate::eval::clip::evaluate;
 pub use crate::eval::editing::{EditCase, edit_cases};
 pub use crate::eval::shapes::run_experiment;
 pub use crate::eval::table::Table;
+pub use crate::guide::augment::Distortions;
 pub use crate::guide::cutouts::{Cutouts, Resampling};
 pub use crate::guide::editing::{EDIT_WEIGHT, EditMethod, edit};
 pub use crate::guide::engine::{Guide, GuideConfig, Keep};

@@ -411,7 +411,7 @@ fn weights_are_listed_and_a_fetch_without_downloads_says_what_to_get_by_hand() {
 }
 
 #[test]
-fn noise_prompts_and_the_views_resampling_are_taken_and_recorded() {
+fn noise_prompts_and_the_views_resampling_and_distortions_are_taken_and_recorded() {
     let folder = tempfile::tempdir().unwrap();
     let alone = folder.path().join("noise.png");
     let (ok, stdout, stderr) = clip_art(&[
@@ -440,14 +440,22 @@ fn noise_prompts_and_the_views_resampling_are_taken_and_recorded() {
             "48",
             "--resampling",
             "pooled",
+            "--distort",
         ],
     );
     assert!(ok, "{stdout}{stderr}");
-    assert!(png_settings(&pooled).contains("resampling=Pooled"));
+    let settings = png_settings(&pooled);
+    assert!(
+        settings.contains("resampling=Pooled")
+            && settings.contains("distort=nerdyrodent"),
+        "{settings}"
+    );
     let whole = folder.path().join("whole.png");
-    let (ok, _, stderr) =
-        quick_generate(&whole, &["--resampling", "pooled", "--cutouts", "0"]);
-    assert!(!ok && stderr.contains("--cutouts 0 has none"), "{stderr}");
+    for views in [&["--resampling", "pooled"][..], &["--distort"]] {
+        let (ok, _, stderr) =
+            quick_generate(&whole, &[views, &["--cutouts", "0"]].concat());
+        assert!(!ok && stderr.contains("--cutouts 0 has none"), "{stderr}");
+    }
     let (ok, _, stderr) =
         clip_art(&["generate", "a red circle", "--noise-prompt", "3:0"]);
     assert!(!ok && stderr.contains("non-zero"), "{stderr}");

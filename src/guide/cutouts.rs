@@ -14,6 +14,8 @@ use candle_core::{Device, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
+use super::augment::{Distortions, rotate};
+
 /// How cutouts are drawn, after `MakeCutouts` in Katherine Crowson's VQGAN+CLIP
 /// notebook.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +39,9 @@ pub struct Cutouts {
     pub rotate: f32,
     /// How a crop is resized to `cut_size`.
     pub resampling: Resampling,
+    /// nerdyrodent's random affine, perspective, colour jitter and erasing,
+    /// applied before the augmentations above.
+    pub distortions: Option<Distortions>,
 }
 
 /// How a cutout is resized to CLIP's input size.
@@ -91,6 +96,7 @@ impl Cutouts {
             jitter: 0.0,
             rotate: 0.0,
             resampling: Resampling::Area,
+            distortions: None,
         }
     }
 
@@ -424,8 +430,8 @@ impl Cutouts {
     }
     // ANCHOR_END: cutouts
 
-    /// Per-cutout rotation, colour jitter (a brightness shift per channel) and
-    /// noise.
+    /// Per-cutout distortions, rotation, colour jitter (a brightness shift
+    /// per channel) and noise.
     fn augment(
         &self,
         cuts: Tensor,
@@ -434,7 +440,10 @@ impl Cutouts {
     ) -> anyhow::Result<Tensor> {
         let (n, _, c, _) = cuts.dims4()?;
         let dtype = cuts.dtype();
-        let mut cuts = cuts;
+        let mut cuts = match &self.distortions {
+            Some(distortions) => distortions.apply(&cuts, rng)?,
+            None => cuts,
+        };
         if self.rotate > 0.0 {
             let angles: Vec<f64> = (0..n)
                 .map(|_| {
@@ -463,69 +472,6 @@ impl Cutouts {
         Ok(cuts)
     }
 }
-
-// ANCHOR: rotate
-/// Rotates each picture of `pictures` `[n, 3, s, s]` about its centre by its
-/// own angle (radians). Each output pixel reads the rotated-back position
-/// bilinearly from its four neighbours (edges clamped): a gather and a
-/// weighted sum, so the gradient flows back through the gather.
-pub fn rotate(pictures: &Tensor, angles: &[f64]) -> anyhow::Result<Tensor> {
-    let (n, channels, s, width) = pictures.dims4()?;
-    anyhow::ensure!(
-        s == width && angles.len() == n,
-        "rotate needs square pictures and one angle each: got {:?} and {} angles",
-        pictures.dims(),
-        angles.len()
-    );
-    let centre = (s as f64 - 1.0) / 2.0;
-    let clamp = |v: f64| v.clamp(0.0, s as f64 - 1.0);
-    let mut rotated = Vec::with_capacity(n);
-    for (k, &angle) in angles.iter().enumerate() {
-        let (sin, cos) = angle.sin_cos();
-        // Four neighbours per output pixel: indices and bilinear weights.
-        let (mut indices, mut weights) =
-            (vec![0u32; 4 * s * s], vec![0f32; 4 * s * s]);
-        for y in 0..s {
-            for x in 0..s {
-                let (dx, dy) = (x as f64 - centre, y as f64 - centre);
-                let sx = clamp(cos * dx + sin * dy + centre);
-                let sy = clamp(-sin * dx + cos * dy + centre);
-                let (x0, y0) = (sx.floor(), sy.floor());
-                let (fx, fy) = (sx - x0, sy - y0);
-                let (x0, y0) = (x0 as usize, y0 as usize);
-                let (x1, y1) = ((x0 + 1).min(s - 1), (y0 + 1).min(s - 1));
-                let corners = [
-                    (y0, x0, (1.0 - fx) * (1.0 - fy)),
-                    (y0, x1, fx * (1.0 - fy)),
-                    (y1, x0, (1.0 - fx) * fy),
-                    (y1, x1, fx * fy),
-                ];
-                for (corner, (cy, cx, weight)) in corners.into_iter().enumerate() {
-                    let at = corner * s * s + y * s + x;
-                    indices[at] = (cy * s + cx) as u32;
-                    weights[at] = weight as f32;
-                }
-            }
-        }
-        let device = pictures.device();
-        let indices = Tensor::from_vec(indices, 4 * s * s, device)?;
-        let weights = Tensor::from_vec(weights, (1, 4, s * s), device)?
-            .to_dtype(pictures.dtype())?;
-        let picture = pictures.get(k)?.reshape((channels, s * s))?;
-        let corners =
-            picture
-                .index_select(&indices, 1)?
-                .reshape((channels, 4, s * s))?;
-        rotated.push(
-            corners
-                .broadcast_mul(&weights)?
-                .sum(1)?
-                .reshape((channels, s, s))?,
-        );
-    }
-    Ok(Tensor::stack(&rotated, 0)?)
-}
-// ANCHOR_END: rotate
 
 #[cfg(test)]
 mod tests {
@@ -638,38 +584,6 @@ mod tests {
     }
 
     #[test]
-    fn rotating_by_nothing_changes_nothing_and_a_quarter_turn_moves_columns_to_rows()
-    -> anyhow::Result<()> {
-        let pictures = Tensor::rand(0f32, 1.0, (2, 3, 7, 7), &Device::Cpu)?;
-        let same = rotate(&pictures, &[0.0, 0.0])?;
-        let difference = max_difference(&same, &pictures)?;
-        assert!(difference < 1e-6, "{difference}");
-        // Rotating by +90° reads output (y, x) from input (s − 1 − x, y).
-        let quarter = rotate(&pictures, &[std::f64::consts::FRAC_PI_2; 2])?;
-        let input: Vec<f32> = pictures.flatten_all()?.to_vec1()?;
-        let turned: Vec<f32> = quarter.flatten_all()?.to_vec1()?;
-        let mut difference = 0f32;
-        for plane in 0..6 {
-            for y in 0..7 {
-                for x in 0..7 {
-                    let want = input[plane * 49 + (6 - x) * 7 + y];
-                    difference = difference
-                        .max((turned[plane * 49 + y * 7 + x] - want).abs());
-                }
-            }
-        }
-        let back = rotate(&quarter, &[-std::f64::consts::FRAC_PI_2; 2])?;
-        let round_trip = max_difference(&back, &pictures)?;
-        assert!(
-            difference < 1e-5 && round_trip < 1e-5,
-            "{difference} {round_trip}"
-        );
-        let error = rotate(&pictures, &[0.0]).unwrap_err().to_string();
-        assert!(error.contains("1 angles"), "{error}");
-        Ok(())
-    }
-
-    #[test]
     fn gradients_reach_the_picture_and_the_same_seed_cuts_the_same()
     -> anyhow::Result<()> {
         let image = Var::rand(0f64, 1.0, (1, 3, 20, 24), &Device::Cpu)?;
@@ -678,6 +592,7 @@ mod tests {
             noise: 0.1,
             jitter: 0.05,
             rotate: 20.0,
+            distortions: Some(Distortions::nerdyrodent()),
             ..Cutouts::plain(5, 8)
         };
         let cut = |seed| cutouts.cut(&image, &mut ChaCha8Rng::seed_from_u64(seed));

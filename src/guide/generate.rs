@@ -177,6 +177,7 @@ impl Settings {
                 jitter: 0.0,
                 rotate: 0.0,
                 resampling: Resampling::Area,
+                distortions: None,
             }),
             seed: 0,
         }

@@ -5,6 +5,7 @@
 //! image prompts (`editing`), and VQGAN+CLIP's own generator, the taming
 //! VQGAN (`vqgan`). [`crate::eval`] measures them with the judge.
 
+pub mod augment;
 pub mod cutouts;
 pub mod editing;
 pub mod engine;

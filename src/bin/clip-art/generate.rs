@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use clip_art::basics::pixels::load_rgb;
 use clip_art::basics::pixels::tensor_to_image;
 use clip_art::files::{Existing, OutputFile, check_all, name_from_text};
+use clip_art::guide::augment::Distortions;
 use clip_art::guide::cutouts::Resampling;
 use clip_art::guide::editing::EDIT_WEIGHT;
 use clip_art::guide::engine::{Guide, Keep};
@@ -82,6 +83,11 @@ pub struct GenerateArgs {
     /// (adaptive average + max pooling, nerdyrodent's 'latest').
     #[arg(long)]
     pub resampling: Option<Resampling>,
+    /// Distort every view as nerdyrodent's VQGAN-CLIP does: a random affine
+    /// map, perspective and colour jitter (each with chance 0.7) and random
+    /// erasing (kornia's settings).
+    #[arg(long)]
+    pub distort: bool,
     /// vq: the drawn scenes CLIP ranks to choose the starts: `every-kind`
     /// (one scene of each kind the captions describe) or a number of random
     /// scenes, at most 16,384 (with --init, 0 starts from the init picture's
@@ -280,13 +286,14 @@ fn settings_for(args: &GenerateArgs, clip_size: usize) -> anyhow::Result<Setting
     }
     if args.cutouts == 0 {
         anyhow::ensure!(
-            args.resampling.is_none(),
-            "--resampling resizes the views, and --cutouts 0 has none"
+            args.resampling.is_none() && !args.distort,
+            "--resampling and --distort change the views, and --cutouts 0 has none"
         );
         settings.cutouts = None;
     } else if let Some(cutouts) = settings.cutouts.as_mut() {
         cutouts.count = args.cutouts;
         cutouts.resampling = args.resampling.unwrap_or(cutouts.resampling);
+        cutouts.distortions = args.distort.then(Distortions::nerdyrodent);
     }
     anyhow::ensure!(
         settings.steps > 0 && settings.restarts > 0,
@@ -527,7 +534,7 @@ fn write_outputs(
 /// Every setting of the run, for the PNG's text chunk.
 fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
     format!(
-        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}{}",
+        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}{}{}",
         args.generator,
         args.vqgan
             .as_ref()
@@ -555,6 +562,11 @@ fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
         },
         args.resampling
             .map_or(String::new(), |r| format!(" resampling={r:?}")),
+        if args.distort {
+            " distort=nerdyrodent"
+        } else {
+            ""
+        },
     )
 }
 
