@@ -25,18 +25,19 @@ out=target/device-check
 if [ "${1:-}" = build ]; then
   export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-80}"
   rm -rf "$out" && mkdir -p "$out/bin"
-  # Each test or bench executable cargo builds, by name.
+  # Each test or bench executable cargo builds, by kind and name (a test and a
+  # bench may share a name: vqgan_clip_step).
   executables() {
     python3 -c '
 import json, sys
 for line in sys.stdin:
     message = json.loads(line)
     if message.get("reason") == "compiler-artifact" and message.get("executable"):
-        print(message["target"]["name"], message["executable"])'
+        print(message["target"]["kind"][0] + "-" + message["target"]["name"], message["executable"])'
   }
   {
     cargo test --release --features cuda --no-run --message-format=json \
-      --test vqgan_golden --test vqgan_clip_step --test clip_golden
+      --test vqgan_golden --test vqgan_clip_step --test clip_golden --test augment_golden
     cargo bench --features cuda --no-run --message-format=json --bench vqgan_clip_step
   } | executables | while read -r name path; do
     cp "$path" "$out/bin/$name"
@@ -66,12 +67,12 @@ peak_gpu_memory() {
 }
 
 echo "=== golden tests on the GPU"
-for test in vqgan_golden vqgan_clip_step clip_golden; do
-  CLIP_ART_TEST_DEVICE=cuda "$out/bin/$test" --test-threads 1
+for test in vqgan_golden vqgan_clip_step clip_golden augment_golden; do
+  CLIP_ART_TEST_DEVICE=cuda "$out/bin/test-$test" --test-threads 1
 done
 
 echo "=== the VQGAN+CLIP step, ${side}², $cutouts cutouts: candle"
 CLIP_ART_TEST_DEVICE=cuda CLIP_ART_TORCH_PYTHON=false \
-  peak_gpu_memory "$out/bin/vqgan_clip_step" "$side" "$cutouts" "$steps"
+  peak_gpu_memory "$out/bin/bench-vqgan_clip_step" "$side" "$cutouts" "$steps"
 echo "=== the same step: PyTorch"
 peak_gpu_memory "$python" scripts/bench/torch_vqgan_clip_step.py 1 "$side" "$cutouts" "$steps" cuda
