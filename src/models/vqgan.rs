@@ -17,6 +17,7 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{GroupNorm, VarBuilder};
 use serde::Deserialize;
 
+use crate::nn::im2col;
 use crate::nn::weights::{check_tensors, checked_tensors};
 
 /// The encoder's and decoder's shape: taming's `ddconfig`, with its names.
@@ -198,8 +199,11 @@ impl Conv2d {
 impl Module for Conv2d {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let product = |x: &Tensor| {
-            x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?
-                .broadcast_add(&self.bias)
+            let convolved = match self.stride {
+                1 => im2col::conv2d(x, &self.weight, self.padding)?,
+                stride => x.conv2d(&self.weight, self.padding, stride, 1, 1)?,
+            };
+            convolved.broadcast_add(&self.bias)
         };
         let Some(flipped) = &self.flipped else {
             return product(x);
@@ -213,7 +217,7 @@ impl Module for Conv2d {
             "frozen-conv2d",
             x,
             product(&x.detach())?,
-            move |_, _, grad| grad.conv2d(&flipped, padding, 1, 1, 1),
+            move |_, _, grad| im2col::conv2d(grad, &flipped, padding),
         )
     }
 }
