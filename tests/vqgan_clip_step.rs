@@ -238,15 +238,15 @@ fn one_guidance_step_matches_the_notebooks_loop() -> anyhow::Result<()> {
     )?;
     relative("grad_z", grads.get(z.as_tensor()).expect("a gradient at z"))?;
 
+    // Adam's first step moves each number by lr · g / (|g| + 1e-8): where g is
+    // near 0, a rounding difference of 1e-11 in g moves z by 1e-4. So Adam and
+    // the clamp take the notebook's own gradient here; ours is compared above.
+    let mut grads = grads;
+    grads.insert(z.as_tensor(), golden["grad_z"].clone());
     let mut adam = clip_art::nn::train::adam(vec![z.clone()], 0.1)?;
     candle_nn::Optimizer::step(&mut adam, &grads)?;
     generator.after_step()?;
-    assert_close(
-        "z after the step",
-        z.as_tensor(),
-        &golden["z_next"],
-        TOLERANCE,
-    );
+    assert_close("z after the step", z.as_tensor(), &golden["z_next"], 1e-6);
     Ok(())
 }
 

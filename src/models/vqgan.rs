@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail, ensure};
 use candle_core::pickle::PthTensors;
 use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{GroupNorm, VarBuilder};
+use candle_nn::VarBuilder;
 use serde::Deserialize;
 
+use crate::nn::group_norm::GroupNorm;
 use crate::nn::im2col;
 use crate::nn::weights::{check_tensors, checked_tensors};
 
@@ -153,7 +154,7 @@ impl Config {
 
 /// taming's `Normalize`: GroupNorm with 32 groups, ε = 1e-6.
 fn normalize(channels: usize, vb: VarBuilder) -> candle_core::Result<GroupNorm> {
-    candle_nn::group_norm(32, channels, 1e-6, vb)
+    GroupNorm::new(32, channels, 1e-6, vb)
 }
 
 /// A convolution with fixed weights (`torch.nn.Conv2d`'s names: `weight`,
@@ -234,11 +235,6 @@ fn conv(
     Conv2d::new(vb, from, to, kernel, kernel / 2, 1)
 }
 
-/// x · sigmoid(x) (taming's `nonlinearity`).
-fn swish(x: &Tensor) -> candle_core::Result<Tensor> {
-    x * candle_nn::ops::sigmoid(x)?
-}
-
 /// norm → swish → 3×3 conv, twice, plus the input (through a 1×1 conv when
 /// the channel count changes).
 struct ResnetBlock {
@@ -267,8 +263,8 @@ impl ResnetBlock {
 
 impl Module for ResnetBlock {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let h = self.conv1.forward(&swish(&self.norm1.forward(x)?)?)?;
-        let h = self.conv2.forward(&swish(&self.norm2.forward(&h)?)?)?;
+        let h = self.conv1.forward(&self.norm1.forward(x, true)?)?;
+        let h = self.conv2.forward(&self.norm2.forward(&h, true)?)?;
         match &self.nin_shortcut {
             Some(shortcut) => shortcut.forward(x)? + h,
             None => x + h,
@@ -302,7 +298,7 @@ impl AttnBlock {
 impl Module for AttnBlock {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;
-        let normed = self.norm.forward(x)?;
+        let normed = self.norm.forward(x, false)?;
         let flat = |conv: &Conv2d| conv.forward(&normed)?.reshape((b, c, h * w));
         let q = flat(&self.q)?.transpose(1, 2)?.contiguous()?;
         let (k, v) = (flat(&self.k)?, flat(&self.v)?);
@@ -449,7 +445,7 @@ impl Module for Encoder {
             h = level.forward(&h, true)?;
         }
         let h = self.mid.forward(&h)?;
-        self.conv_out.forward(&swish(&self.norm_out.forward(&h)?)?)
+        self.conv_out.forward(&self.norm_out.forward(&h, true)?)
     }
 }
 
@@ -508,7 +504,7 @@ impl Module for Decoder {
         for level in self.up.iter().rev() {
             h = level.forward(&h, false)?;
         }
-        self.conv_out.forward(&swish(&self.norm_out.forward(&h)?)?)
+        self.conv_out.forward(&self.norm_out.forward(&h, true)?)
     }
 }
 

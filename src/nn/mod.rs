@@ -7,6 +7,7 @@ pub mod attach;
 pub mod batch;
 pub mod compare;
 pub mod device;
+pub mod group_norm;
 pub mod im2col;
 pub mod progress;
 pub mod train;
