@@ -85,6 +85,7 @@ struct Geometry {
     columns: usize,
 }
 
+// ANCHOR: columns
 impl Geometry {
     /// The columns for output rows `first..first + band`: row (c, ky, kx)
     /// holds input channel c shifted by (ky, kx) under every output pixel,
@@ -134,6 +135,7 @@ impl Geometry {
         patches
     }
 }
+// ANCHOR_END: columns
 
 #[cfg(test)]
 mod tests {
