@@ -284,6 +284,7 @@ impl Distortions {
         cuts: &Tensor,
         rng: &mut impl Rng,
     ) -> anyhow::Result<Tensor> {
+        self.check()?;
         let (n, _, s, _) = cuts.dims4()?;
         let sources: Vec<Homography> =
             (0..n).map(|_| self.draw_map(s, rng)).collect();
@@ -299,6 +300,43 @@ impl Distortions {
             true => erase(&cuts, self.draw_rectangle(s, rng)),
             false => Ok(cuts),
         }
+    }
+
+    /// Chances in [0, 1], largest changes finite and not negative, and an
+    /// erased area within the cutout.
+    fn check(&self) -> anyhow::Result<()> {
+        for (name, chance) in
+            [("probability", self.probability), ("erase", self.erase)]
+        {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&chance),
+                "Distortions::{name} is a chance, in [0, 1]; got {chance}"
+            );
+        }
+        let changes = [
+            ("degrees", self.degrees),
+            ("translate", self.translate),
+            ("shear", self.shear),
+            ("perspective", self.perspective),
+            ("brightness", f64::from(self.brightness)),
+            ("contrast", f64::from(self.contrast)),
+            ("saturation", f64::from(self.saturation)),
+            ("hue", f64::from(self.hue)),
+        ];
+        for (name, change) in changes {
+            anyhow::ensure!(
+                change.is_finite() && change >= 0.0,
+                "Distortions::{name} is a largest change, finite and not negative; got {change}"
+            );
+        }
+        let (smallest, largest) = self.erase_area;
+        anyhow::ensure!(
+            0.0 < smallest && smallest <= largest && largest <= 1.0,
+            "Distortions::erase_area is (smallest, largest) fractions of the cutout, \
+             0 < smallest ≤ largest ≤ 1; got {:?}",
+            self.erase_area
+        );
+        Ok(())
     }
 
     /// Where each output pixel reads from: the affine map and then the
@@ -338,10 +376,7 @@ impl Distortions {
     }
 
     fn draw_colour(&self, rng: &mut impl Rng) -> ColourChange {
-        let mut symmetric = |largest: f32| match largest > 0.0 {
-            true => rng.random_range(-largest..=largest),
-            false => 0.0,
-        };
+        let mut symmetric = |largest: f32| rng.random_range(-largest..=largest);
         ColourChange {
             brightness: symmetric(self.brightness),
             contrast: 1.0 + symmetric(self.contrast),
@@ -651,7 +686,7 @@ mod tests {
     }
 
     #[test]
-    fn nerdyrodents_distortions_are_seeded_and_change_the_cutouts()
+    fn nerdyrodents_distortions_are_seeded_change_the_cutouts_and_refuse_bad_settings()
     -> anyhow::Result<()> {
         let cuts = Tensor::rand(0f32, 1.0, (8, 3, 16, 16), &Device::Cpu)?;
         let distortions = Distortions::nerdyrodent();
@@ -667,6 +702,25 @@ mod tests {
         };
         let kept = none.apply(&cuts, &mut ChaCha8Rng::seed_from_u64(3))?;
         assert!(max_difference(&kept, &cuts)? < 1e-6);
+        let bad = Distortions {
+            probability: 1.5,
+            ..distortions
+        };
+        let error = bad
+            .apply(&cuts, &mut ChaCha8Rng::seed_from_u64(3))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("probability is a chance"),
+            "{error}"
+        );
+        let bad = Distortions {
+            erase_area: (0.4, 0.1),
+            ..distortions
+        };
+        let error = bad
+            .apply(&cuts, &mut ChaCha8Rng::seed_from_u64(3))
+            .unwrap_err();
+        assert!(error.to_string().contains("erase_area"), "{error}");
         Ok(())
     }
 }
