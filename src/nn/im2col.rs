@@ -96,24 +96,17 @@ impl Geometry {
         first: usize,
         band: usize,
     ) -> Vec<T> {
-        let Geometry {
-            channels,
-            height,
-            width,
-            kernel,
-            padding,
-            columns,
-        } = *self;
+        let (kernel, padding, columns) = (self.kernel, self.padding, self.columns);
+        let (height, width) = (self.height, self.width);
         let n = band * columns;
-        let mut patches = vec![T::zero(); channels * kernel * kernel * n];
+        let mut patches = vec![T::zero(); self.channels * kernel * kernel * n];
         patches
             .par_chunks_mut(n)
             .enumerate()
             .for_each(|(row, patch)| {
                 let (channel, ky, kx) =
                     (row / (kernel * kernel), row / kernel % kernel, row % kernel);
-                let plane = &pixels
-                    [channel * height * width..(channel + 1) * height * width];
+                let plane = &pixels[channel * height * width..][..height * width];
                 // Output column x reads input column x + kx − padding.
                 let skip = padding.saturating_sub(kx);
                 let start = (kx + skip).saturating_sub(padding);
@@ -125,10 +118,8 @@ impl Geometry {
                         .checked_sub(padding)
                         .filter(|&s| s < height);
                     if let Some(source) = source {
-                        let line = &plane[source * width + start
-                            ..source * width + start + length];
-                        patch[y * columns + skip..y * columns + skip + length]
-                            .copy_from_slice(line);
+                        let line = &plane[source * width + start..][..length];
+                        patch[y * columns + skip..][..length].copy_from_slice(line);
                     }
                 }
             });
