@@ -129,7 +129,6 @@ fn zero_shot_with_the_real_clip_says_what_is_missing() {
     }
 }
 
-/// A short, fully seeded generation (few steps, a small bank: test speed).
 /// The "clip-art settings" text chunk of a PNG `generate` wrote.
 fn png_settings(path: &std::path::Path) -> String {
     let text =
@@ -138,6 +137,7 @@ fn png_settings(path: &std::path::Path) -> String {
     found.expect("a clip-art settings chunk").1
 }
 
+/// A short, fully seeded generation (few steps, a small bank: test speed).
 fn quick_generate(out: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
     let out = out.to_str().unwrap();
     let mut args = vec![
@@ -298,6 +298,34 @@ fn generate_says_what_a_bank_can_be() {
     assert!(
         !ok && stderr.contains("every-kind") && stderr.contains("lots"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_prompt_the_judge_cannot_read_is_said_to_be_unjudged_not_passed() {
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("three.png");
+    let (ok, stdout, stderr) = clip_art(&[
+        "generate",
+        "a red circle and a blue square and a green star",
+        "--steps",
+        "2",
+        "--bank",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("judge: ? the judge cannot check this prompt"),
+        "{stdout}"
+    );
+    let text =
+        clip_art::viz::picture::png_text(&std::fs::read(&out).unwrap()).unwrap();
+    let verdict = text.iter().find(|(key, _)| key == "clip-art judge");
+    assert!(
+        verdict.is_some_and(|(_, v)| v.starts_with("? ")),
+        "{text:?}"
     );
 }
 

@@ -469,16 +469,22 @@ fn steer(
 }
 
 /// What the judge says of the picture, for the first prompt that asks for
-/// something it can read.
+/// something; said out loud when the judge cannot read that prompt, so that
+/// a missing verdict is never mistaken for a silent pass.
 fn judge(prompts: &[Prompt], image: &RgbImage) -> Option<String> {
-    prompts
-        .iter()
-        .find(|p| p.weight > 0.0)
-        .and_then(|p| Request::parse(&p.text))
-        .map(|request| match request.verdict(&judge_scene(image)) {
+    let asked = prompts.iter().find(|p| p.weight > 0.0)?;
+    Some(match Request::parse(&asked.text) {
+        None => format!(
+            "? the judge cannot check this prompt: it reads one or two objects \
+             (\"a small red circle at the top left\", \"a red circle above a blue star\"), \
+             not {}",
+            clip_art::basics::preview(&asked.text)
+        ),
+        Some(request) => match request.verdict(&judge_scene(image)) {
             Ok(()) => "✓ the judge finds what the prompt asks for".to_string(),
             Err(reason) => format!("✗ {reason}"),
-        })
+        },
+    })
 }
 
 /// The PNG's text chunks: the prompt, the settings and the verdict.
