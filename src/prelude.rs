@@ -35,6 +35,7 @@ pub use crate::clip::zero_shot::{
 };
 pub use crate::eval::clip::evaluate;
 pub use crate::eval::editing::{EditCase, edit_cases};
+pub use crate::eval::generation::is_valid_scene;
 pub use crate::eval::shapes::run_experiment;
 pub use crate::eval::table::Table;
 pub use crate::guide::augment::Distortions;
@@ -46,6 +47,7 @@ pub use crate::guide::generators::{
     Fourier, Generator, PixelDraw, RawPixels, snapshot,
 };
 pub use crate::guide::presets::GeneratorKind;
+pub use crate::guide::prior::ScenePrior;
 pub use crate::guide::prompts::Prompt;
 pub use crate::guide::vq::VqModel;
 pub use crate::guide::vqgan::{VqganGenerator, clamp_with_grad};

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use candle_core::Device;
+use candle_core::{Device, Module};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -16,6 +16,7 @@ use crate::guide::engine::Guide;
 use crate::guide::generate::{BANK_SEED, Bank, BankKind, Settings, Start, generate};
 use crate::guide::generators::snapshot;
 use crate::guide::presets::GeneratorKind;
+use crate::guide::prior::{ScenePrior, paint};
 use crate::guide::prompts::Prompt;
 use crate::guide::vq::{self, VqModel};
 use crate::nn::batch::{batch_to_images, images_to_batch};
@@ -437,6 +438,63 @@ pub fn vq_reconstruction(
     )?;
     let both: Vec<_> = sample.images.iter().chain(&rebuilt).cloned().collect();
     Ok((table, Picture::grid(&both, 8)?.scaled(2)))
+}
+
+/// A scene the judge accepts: one or two objects, each a whole shape (its
+/// best redraw covers at least half of its pixels, as the judge requires of
+/// every object it reports).
+pub fn is_valid_scene(image: &image::RgbImage) -> bool {
+    matches!(judge_scene(image).len(), 1 | 2)
+}
+
+/// The scene prior measured by the judge: how many of `count` N(0, 1)
+/// samples are valid scenes, how many objects the judge sees in them, and
+/// how often the first stage reproduces a fresh scene exactly. Also returns
+/// 16 samples.
+pub fn prior_samples(
+    prior: &ScenePrior,
+    count: usize,
+    seed: u64,
+    device: &Device,
+) -> anyhow::Result<(Table, Picture)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let samples = batch_to_images(&prior.sample(count, &mut rng, device)?)?;
+    let mut seen = [0usize; 4];
+    for sample in &samples {
+        seen[judge_scene(sample).len().min(3)] += 1;
+    }
+    let valid = samples.iter().filter(|s| is_valid_scene(s)).count();
+    let size = prior.config.image_size as u32;
+    let batch = SceneBatch::draw(count, size, Split::Train, seed);
+    let latents = prior
+        .encoder
+        .forward(&images_to_batch(&batch.images, device)?)?;
+    let rebuilt = batch_to_images(&paint(&prior.decoder.forward(&latents)?)?)?;
+    let same = batch.images.iter().zip(&rebuilt);
+    let same = same.filter(|(a, b)| same_objects(&judge_scene(a), &judge_scene(b)));
+    let percent = |k: usize| format!("{:.1}%", 100.0 * k as f32 / count as f32);
+    let mut table = Table::new(["measure (judged)", "share"]);
+    table.push([
+        format!("N(0, 1) samples that are valid scenes ({count})"),
+        percent(valid),
+    ]);
+    for (k, name) in ["no object", "one object", "two objects", "three or more"]
+        .into_iter()
+        .enumerate()
+    {
+        table.push([
+            format!("samples in which the judge sees {name}"),
+            percent(seen[k]),
+        ]);
+    }
+    table.push([
+        format!("fresh scenes the first stage reproduces exactly ({count})"),
+        percent(same.count()),
+    ]);
+    Ok((
+        table,
+        Picture::grid(&samples[..16.min(count)], 8)?.scaled(2),
+    ))
 }
 
 /// The judge sees the same objects, in any order.

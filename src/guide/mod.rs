@@ -1,5 +1,6 @@
 //! CLIP-guided generation (lecture parts 6–7): the loop (engine), generators
-//! (raw pixels, PixelDraw, Fourier, and a VQ decoder trained on scenes) and
+//! (raw pixels, PixelDraw, Fourier, a VQ decoder trained on scenes, and a
+//! scene prior whose every N(0, 1) sample is a scene) and
 //! their presets, VQGAN+CLIP's prompt syntax, the spherical-distance loss,
 //! cutouts with augmentations, text → picture (`generate`), and editing and
 //! image prompts (`editing`), and VQGAN+CLIP's own generator, the taming
@@ -13,6 +14,7 @@ pub mod generate;
 pub mod generators;
 pub mod loss;
 pub mod presets;
+pub mod prior;
 pub mod prompts;
 pub mod vq;
 pub mod vqgan;

@@ -121,10 +121,12 @@ fn chapter_5(out: &Path) -> anyhow::Result<()> {
     copy_record("mini-clip-loss.png", "train-clip", out)
 }
 
-/// The VQ decoder's reconstructions and loss plot, as `train-vq` recorded them.
+/// The VQ decoder's reconstructions and loss plot, as `train-vq` recorded
+/// them, and the scene prior's samples, as `train-prior` did.
 fn chapter_6(out: &Path) -> anyhow::Result<()> {
     copy_record("scenes-vq-reconstructions.png", "train-vq", out)?;
-    copy_record("scenes-vq-loss.png", "train-vq", out)
+    copy_record("scenes-vq-loss.png", "train-vq", out)?;
+    copy_record("scenes-prior-samples.png", "train-prior", out)
 }
 
 /// Copies `weights/NAME`, which `clip-art COMMAND` made, into `out`.

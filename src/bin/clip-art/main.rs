@@ -11,6 +11,7 @@ mod faces;
 mod generate;
 mod limits;
 mod output;
+mod prior;
 mod reports;
 mod shapes;
 mod vq;
@@ -65,6 +66,10 @@ enum Command {
     /// Chapter 6: train the VQ decoder (encoder, codebook, decoder) on captioned
     /// scenes (seeded); this is how the shipped weights/scenes-vq.safetensors was made.
     TrainVq(vq::TrainVqArgs),
+    /// Chapter 6: train the scene prior (a scene autoencoder with a palette
+    /// decoder, then a VAE of its latents), seeded; measures its N(0, 1)
+    /// samples with the judge. Makes the shipped weights/scenes-prior.safetensors.
+    TrainPrior(prior::TrainPriorArgs),
     /// Regenerate the book's figures and measured tables (book/src/generated).
     BookFigures(book::BookFiguresArgs),
     /// Chapter 8: the real models' published weights: `list` what is cached,
@@ -97,6 +102,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::GenerateReport(args) => reports::generate_report(&args),
         Command::EditReport(args) => reports::edit_report(&args),
         Command::TrainVq(args) => vq::train_vq(&args),
+        Command::TrainPrior(args) => prior::train_prior(&args),
         Command::BookFigures(args) => book::book_figures(&args),
         Command::Weights(args) => weights::weights(&args),
     }
