@@ -82,22 +82,6 @@ pub fn palette() -> [[u8; 3]; 7] {
     colours
 }
 
-/// Each pixel's nearest palette colour: the class the decoder should give it.
-pub fn palette_classes(image: &image::RgbImage) -> Vec<u32> {
-    let palette = palette();
-    let distance = |a: [u8; 3], b: [u8; 3]| -> u32 {
-        (0..3).map(|c| u32::from(a[c].abs_diff(b[c]))).sum()
-    };
-    image
-        .pixels()
-        .map(|p| {
-            (0..7)
-                .min_by_key(|&k| distance(p.0, palette[k]))
-                .unwrap_or(0) as u32
-        })
-        .collect()
-}
-
 /// Logits `[n, 7, s, s]` → the picture `[n, 3, s, s]` in [0, 1]: each pixel
 /// painted in its likeliest colour. Forward the painted picture; backward
 /// the gradient of the softmax-weighted mix of colours (straight-through, as
@@ -125,6 +109,22 @@ pub fn paint(logits: &Tensor) -> candle_core::Result<Tensor> {
         .permute((0, 3, 1, 2))
 }
 // ANCHOR_END: palette
+
+/// Each pixel's nearest palette colour: the class the decoder should give it.
+pub fn palette_classes(image: &image::RgbImage) -> Vec<u32> {
+    let palette = palette();
+    let distance = |a: [u8; 3], b: [u8; 3]| -> u32 {
+        (0..3).map(|c| u32::from(a[c].abs_diff(b[c]))).sum()
+    };
+    image
+        .pixels()
+        .map(|p| {
+            (0..7)
+                .min_by_key(|&k| distance(p.0, palette[k]))
+                .unwrap_or(0) as u32
+        })
+        .collect()
+}
 
 /// Latent `[n, latent]` → logits `[n, 7, s, s]`: a linear layer makes an
 /// (s/8)×(s/8) map, patch deconvolutions grow it, and a 3×3 convolution at a
@@ -318,7 +318,10 @@ fn variables(varmap: &VarMap, prefix: &str) -> Vec<Var> {
 }
 
 /// Scenes the second stage learns from: 32 batches of 256.
-const PRIOR_SCENES: (usize, usize) = (32, 256);
+pub const PRIOR_SCENES: (usize, usize) = (32, 256);
+
+/// The second stage's learning rate (a third of it for the last third).
+pub const PRIOR_LEARNING_RATE: f64 = 1e-3;
 
 /// Trains the autoencoder on fresh scenes, then the VAE of its latents on
 /// the latents of 8,192 scenes; calls `on_step(stage, step, loss)`. Returns
@@ -365,11 +368,12 @@ pub fn train(
         variables(&varmap, "latent_"),
         train.prior_steps,
         |step| {
-            1e-3 / if step >= train.prior_steps * 2 / 3 {
-                3.0
-            } else {
-                1.0
-            }
+            PRIOR_LEARNING_RATE
+                / if step >= train.prior_steps * 2 / 3 {
+                    3.0
+                } else {
+                    1.0
+                }
         },
         |step| {
             let u = &latents[step % batches];

@@ -2,7 +2,7 @@
 //! N(0, 1) sample should be a scene.
 
 use clip_art::eval::generation::prior_samples;
-use clip_art::guide::prior::{self, TrainConfig};
+use clip_art::guide::prior::{self, PRIOR_LEARNING_RATE, PRIOR_SCENES, TrainConfig};
 use clip_art::nn::device;
 use clip_art::nn::weights::save_weights;
 use clip_art::viz::plot::{Series, line_chart, moving_average};
@@ -72,13 +72,14 @@ pub fn train_prior(args: &TrainPriorArgs) -> anyhow::Result<()> {
     let record = format!(
         "| model | steps × batch | learning rate | seed | training time | final loss (last 50 steps) |\n|---|---|---|---|---|---|\n\
          | scene autoencoder ({s}×{s} scenes → {l} numbers → 7 colours per pixel) | {} × {} | {} | {} | {seconds:.0} s (both stages) | {:.1} |\n\
-         | VAE of its latents (hidden {h}) | {} × 256 | 0.001 | {} | | {:.2} |\n\n{quality}\n",
+         | VAE of its latents (hidden {h}) | {} × {} | {PRIOR_LEARNING_RATE} | {} | | {:.2} |\n\n{quality}\n",
         train.steps,
         train.batch_size,
         train.learning_rate,
         train.seed,
         final_loss(&losses[0]),
         train.prior_steps,
+        PRIOR_SCENES.1,
         train.seed,
         final_loss(&losses[1]),
         s = cfg.image_size,
