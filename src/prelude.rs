@@ -46,6 +46,7 @@ pub use crate::guide::generate::{BANK_SEED, Bank, Settings, Start, generate};
 pub use crate::guide::generators::{
     Fourier, Generator, PixelDraw, RawPixels, snapshot,
 };
+pub use crate::guide::layers::{Layer, LayeredGenerator, SearchSettings, search};
 pub use crate::guide::presets::GeneratorKind;
 pub use crate::guide::prior::ScenePrior;
 pub use crate::guide::prompts::Prompt;
@@ -181,6 +182,25 @@ impl Studio {
         let generator =
             kind.fresh(self.vq.config.image_size, &mut rng, &self.device)?;
         self.steer(generator.as_ref(), prompt, &settings)
+    }
+
+    /// A picture for `prompt` from noise with the layered generator and its
+    /// search ([`search`]): the frames are the kept start and each change
+    /// the search took, the losses the guide's at each.
+    pub fn generate_from_noise(
+        &self,
+        generator: &LayeredGenerator,
+        prompt: &str,
+    ) -> anyhow::Result<Artwork> {
+        let guide = Guide::new(&self.clip, &Prompt::parse_all(prompt)?)?;
+        let found = search(generator, &guide, &SearchSettings::default())?;
+        let (latents, losses): (Vec<Vec<f32>>, Vec<f32>) =
+            found.path.into_iter().unzip();
+        let mut frames = batch_to_images(&generator.decode_rows(&latents)?)?;
+        let picture = frames
+            .pop()
+            .unwrap_or(tensor_to_image(&found.picture.get(0)?)?);
+        Ok(self.artwork(prompt, picture, frames, losses))
     }
 
     /// VQGAN+CLIP: a picture `side`×`side` for `prompt` from random codes of

@@ -459,11 +459,6 @@ pub fn prior_samples(
 ) -> anyhow::Result<(Table, Picture)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let samples = batch_to_images(&prior.sample(count, &mut rng, device)?)?;
-    let mut seen = [0usize; 4];
-    for sample in &samples {
-        seen[judge_scene(sample).len().min(3)] += 1;
-    }
-    let valid = samples.iter().filter(|s| is_valid_scene(s)).count();
     let size = prior.config.image_size as u32;
     let batch = SceneBatch::draw(count, size, Split::Train, seed);
     let latents = prior
@@ -472,6 +467,27 @@ pub fn prior_samples(
     let rebuilt = batch_to_images(&paint(&prior.decoder.forward(&latents)?)?)?;
     let same = batch.images.iter().zip(&rebuilt);
     let same = same.filter(|(a, b)| same_objects(&judge_scene(a), &judge_scene(b)));
+    let percent = |k: usize| format!("{:.1}%", 100.0 * k as f32 / count as f32);
+    let mut table = samples_table(&samples);
+    table.push([
+        format!("fresh scenes the first stage reproduces exactly ({count})"),
+        percent(same.count()),
+    ]);
+    Ok((
+        table,
+        Picture::grid(&samples[..16.min(count)], 8)?.scaled(2),
+    ))
+}
+
+/// How many of a generator's N(0, 1) `samples` the judge accepts as
+/// scenes, and how many objects it sees in them.
+pub fn samples_table(samples: &[image::RgbImage]) -> Table {
+    let mut seen = [0usize; 4];
+    for sample in samples {
+        seen[judge_scene(sample).len().min(3)] += 1;
+    }
+    let valid = samples.iter().filter(|s| is_valid_scene(s)).count();
+    let count = samples.len();
     let percent = |k: usize| format!("{:.1}%", 100.0 * k as f32 / count as f32);
     let mut table = Table::new(["measure (judged)", "share"]);
     table.push([
@@ -487,14 +503,7 @@ pub fn prior_samples(
             percent(seen[k]),
         ]);
     }
-    table.push([
-        format!("fresh scenes the first stage reproduces exactly ({count})"),
-        percent(same.count()),
-    ]);
-    Ok((
-        table,
-        Picture::grid(&samples[..16.min(count)], 8)?.scaled(2),
-    ))
+    table
 }
 
 /// The judge sees the same objects, in any order.

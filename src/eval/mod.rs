@@ -5,6 +5,7 @@
 pub mod clip;
 pub mod editing;
 pub mod faces;
+pub mod from_noise;
 pub mod generation;
 pub mod shapes;
 pub mod table;

@@ -1,6 +1,7 @@
 //! CLIP-guided generation (lecture parts 6–7): the loop (engine), generators
-//! (raw pixels, PixelDraw, Fourier, a VQ decoder trained on scenes, and a
-//! scene prior whose every N(0, 1) sample is a scene) and
+//! (raw pixels, PixelDraw, Fourier, a VQ decoder trained on scenes, a
+//! scene prior whose every N(0, 1) sample is a scene, and a layered
+//! generator of learned sprites with its search) and
 //! their presets, VQGAN+CLIP's prompt syntax, the spherical-distance loss,
 //! cutouts with augmentations, text → picture (`generate`), and editing and
 //! image prompts (`editing`), and VQGAN+CLIP's own generator, the taming
@@ -12,6 +13,7 @@ pub mod editing;
 pub mod engine;
 pub mod generate;
 pub mod generators;
+pub mod layers;
 pub mod loss;
 pub mod presets;
 pub mod prior;

@@ -60,6 +60,10 @@ enum Command {
     /// prompt (and on held-out colour–shape pairs), time per picture, and the
     /// ablation over generators and starts.
     GenerateReport(reports::GenerateReportArgs),
+    /// Chapter 6: measure generation from noise with the judge: the layered
+    /// generator's N(0, 1) samples, and its search on the test prompts of
+    /// generate-report beside retrieval from drawn scenes.
+    NoiseReport(reports::NoiseReportArgs),
     /// Chapter 7: measure editing (recolour a drawn shape, keep its shape and
     /// place) by each method, and generation from image prompts, with the judge.
     EditReport(reports::EditReportArgs),
@@ -100,6 +104,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::ZeroShot(args) => clip::zero_shot(&args),
         Command::Generate(args) => generate::generate(&args),
         Command::GenerateReport(args) => reports::generate_report(&args),
+        Command::NoiseReport(args) => reports::noise_report(&args),
         Command::EditReport(args) => reports::edit_report(&args),
         Command::TrainVq(args) => vq::train_vq(&args),
         Command::TrainPrior(args) => prior::train_prior(&args),

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use clip_art::clip::Clip;
 use clip_art::clip::mini::{self, shipped_ensemble};
 use clip_art::eval::editing::edit_report as measure_editing;
+use clip_art::eval::from_noise::{from_noise_report, layered_samples};
 use clip_art::eval::generation::generate_report as measure_generation;
 use clip_art::guide::generate::{BankKind, DEFAULT_BANK, Settings};
+use clip_art::guide::layers::{self, LayeredGenerator};
 use clip_art::guide::vq::VqModel;
 use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::viz::picture::Picture;
@@ -48,6 +50,22 @@ pub struct GenerateReportArgs {
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     /// Folder for the picture of every prompt and verdict.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct NoiseReportArgs {
+    /// Test prompts per kind (four kinds), 1–10,000.
+    #[arg(long, default_value_t = 25, value_parser = crate::limits::count)]
+    pub count: usize,
+    /// Chooses the test prompts as generate-report's seed does.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for the tables, the pictures and every verdict.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
 }
@@ -101,6 +119,42 @@ pub fn generate_report(args: &GenerateReportArgs) -> anyhow::Result<()> {
     save(&report.grid()?, &out.join(files[0]))?;
     write_text(&out.join(files[1]), &report.verdicts())?;
     write_text(&out.join(files[2]), &report.table.to_string())
+}
+
+/// The N(0, 1) samples the judge grades in `noise-report`.
+const LAYERED_SAMPLES: usize = 400;
+
+/// `clip-art noise-report`: the layered generator's samples and chapter 6's
+/// table of generation from noise, every picture of the default search and
+/// every verdict.
+pub fn noise_report(args: &NoiseReportArgs) -> anyhow::Result<()> {
+    let out = &args.out;
+    let files = [
+        "layered-samples.png",
+        "layered-samples.md",
+        "from-noise.png",
+        "from-noise.txt",
+        "noise-report.md",
+    ];
+    check_outputs(out, &files)?;
+    let device = device::open(args.device)?;
+    let generator = LayeredGenerator::learn(&layers::Config::default(), &device)?;
+    let (samples, picture) =
+        layered_samples(&generator, LAYERED_SAMPLES, args.seed)?;
+    eprintln!("{samples}");
+    let clip = shipped_ensemble(&device)?;
+    let report = from_noise_report(
+        &clip,
+        &generator,
+        args.count,
+        args.seed,
+        &Bars::default(),
+    )?;
+    save(&picture, &out.join(files[0]))?;
+    write_text(&out.join(files[1]), &samples.to_string())?;
+    save(&report.grid()?, &out.join(files[2]))?;
+    write_text(&out.join(files[3]), &report.verdicts())?;
+    write_text(&out.join(files[4]), &report.table.to_string())
 }
 
 /// `clip-art edit-report`: chapter 7's judged tables — editing by each

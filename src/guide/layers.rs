@@ -1,0 +1,520 @@
+//! A generator with a prior, built in layers: every object of a scene is one
+//! layer — a sprite (its shape), a colour, a place and a size — painted over
+//! a dark background. The sprites are learned: k-means over objects cut out
+//! of drawn scenes finds the world's shapes without being told them. Every
+//! latent drawn from N(0, 1) paints one or two whole objects, so the guide
+//! can only choose among scenes, never among textures that fool it.
+//!
+//! pixray and CLIPDraw steer a renderer of strokes the same way; here the
+//! strokes are learned objects. The latent's choices are discrete (which
+//! sprite, which colour), so [`search`] moves it one attribute at a time
+//! and keeps what the guide scores better.
+
+use candle_core::{DType, Device, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::engine::Guide;
+use crate::world::scenes::{Colour, Position, Scene, Size, Split};
+
+/// Side of a sprite, in pixels.
+pub const SPRITE_SIDE: usize = 32;
+/// Radius of the circle an object fits in, in sprite pixels.
+const SPRITE_RADIUS: f32 = 15.0;
+/// Grey level of the background (the middle of the world's dark greys).
+const BACKGROUND: f32 = 20.0 / 255.0;
+/// Layers per scene: the world's scenes hold one or two objects.
+const LAYERS: usize = 2;
+/// The latent values that put an object in the left/top, middle and
+/// right/bottom cell, or make it small and large (see [`place`]).
+const CELLS: [f32; 3] = [-1.0, 0.0, 1.0];
+const SIZES: [f32; 2] = [-1.0, 1.0];
+/// The second layer is painted when its latent is at least this: about 30%
+/// of N(0, 1) draws, as 30% of the world's scenes hold two objects.
+const SECOND_OBJECT: f32 = 0.5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub image_size: usize,
+    /// How many sprites k-means learns (more than the world's six shapes,
+    /// so that no two shapes have to share one).
+    pub sprites: usize,
+    /// Objects cut out of drawn scenes to learn them from.
+    pub cut_outs: usize,
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            image_size: 64,
+            sprites: 8,
+            cut_outs: 2000,
+            seed: 5,
+        }
+    }
+}
+
+// ANCHOR: cut_out
+/// The object of a one-object `scene` cut out at its centre and scaled so its
+/// radius is [`SPRITE_RADIUS`]: a `SPRITE_SIDE²` mask in [0, 1] (how far
+/// each pixel is from the background towards the object's colour).
+pub fn cut_out(scene: &Scene) -> Vec<f32> {
+    const DRAWN: f32 = 128.0;
+    let picture = scene.draw(DRAWN as u32);
+    let object = &scene.objects[0];
+    let background = f32::from(scene.background);
+    let contrast = |rgb: [u8; 3]| -> f32 {
+        rgb.iter().map(|&v| (f32::from(v) - background).abs()).sum()
+    };
+    let full = contrast(object.colour.rgb());
+    let mask_at = |x: f32, y: f32| -> f32 {
+        let inside = (0.0..DRAWN).contains(&x) && (0.0..DRAWN).contains(&y);
+        if !inside {
+            return 0.0;
+        }
+        (contrast(picture.get_pixel(x as u32, y as u32).0) / full).min(1.0)
+    };
+    let scale = object.radius * DRAWN / SPRITE_RADIUS;
+    let half = SPRITE_SIDE as f32 / 2.0;
+    let mut mask = Vec::with_capacity(SPRITE_SIDE * SPRITE_SIDE);
+    for row in 0..SPRITE_SIDE {
+        for column in 0..SPRITE_SIDE {
+            // Bilinear: the four drawn pixels around the sprite pixel's centre.
+            let x =
+                object.centre.0 * DRAWN + (column as f32 + 0.5 - half) * scale - 0.5;
+            let y =
+                object.centre.1 * DRAWN + (row as f32 + 0.5 - half) * scale - 0.5;
+            let (fx, fy) = (x - x.floor(), y - y.floor());
+            let (x, y) = (x.floor(), y.floor());
+            mask.push(
+                mask_at(x, y) * (1.0 - fx) * (1.0 - fy)
+                    + mask_at(x + 1.0, y) * fx * (1.0 - fy)
+                    + mask_at(x, y + 1.0) * (1.0 - fx) * fy
+                    + mask_at(x + 1.0, y + 1.0) * fx * fy,
+            );
+        }
+    }
+    mask
+}
+// ANCHOR_END: cut_out
+
+// ANCHOR: k_means
+/// Lloyd's k-means with k-means++ seeding: `k` centres, each the mean of the
+/// points nearest to it.
+pub fn k_means(points: &[Vec<f32>], k: usize, rng: &mut impl Rng) -> Vec<Vec<f32>> {
+    let distance = |a: &[f32], b: &[f32]| -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    };
+    let nearest = |point: &[f32], centres: &[Vec<f32>]| -> (usize, f32) {
+        centres
+            .iter()
+            .map(|c| distance(point, c))
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, f32::MAX))
+    };
+    // Seeding: each next centre is a point drawn with probability ∝ its
+    // squared distance to the centres so far, so they start spread out.
+    let mut centres = vec![points[rng.random_range(0..points.len())].clone()];
+    while centres.len() < k {
+        let far: Vec<f32> = points.iter().map(|p| nearest(p, &centres).1).collect();
+        let mut left = rng.random_range(0.0..far.iter().sum::<f32>());
+        let chosen = far.iter().position(|&d| {
+            left -= d;
+            left < 0.0
+        });
+        centres.push(points[chosen.unwrap_or(points.len() - 1)].clone());
+    }
+    for _ in 0..20 {
+        let mut sums = vec![vec![0.0; points[0].len()]; k];
+        let mut counts = vec![0usize; k];
+        for point in points {
+            let (c, _) = nearest(point, &centres);
+            counts[c] += 1;
+            sums[c].iter_mut().zip(point).for_each(|(s, v)| *s += v);
+        }
+        for ((centre, sum), count) in centres.iter_mut().zip(sums).zip(counts) {
+            if count > 0 {
+                *centre = sum.iter().map(|s| s / count as f32).collect();
+            }
+        }
+    }
+    centres
+}
+// ANCHOR_END: k_means
+
+/// Where each part of a latent lives: per layer, one logit per sprite, one
+/// per colour, then column, row and size; last, whether the second layer is
+/// painted.
+struct Layout {
+    sprites: usize,
+}
+
+impl Layout {
+    fn per_layer(&self) -> usize {
+        self.sprites + Colour::ALL.len() + 3
+    }
+    fn size(&self) -> usize {
+        LAYERS * self.per_layer() + 1
+    }
+    fn sprite(&self, layer: usize) -> usize {
+        layer * self.per_layer()
+    }
+    fn colour(&self, layer: usize) -> usize {
+        self.sprite(layer) + self.sprites
+    }
+    fn place(&self, layer: usize) -> usize {
+        self.colour(layer) + Colour::ALL.len()
+    }
+    fn second_object(&self) -> usize {
+        LAYERS * self.per_layer()
+    }
+}
+
+/// One object of [`LayeredGenerator::latent`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layer {
+    /// Which learned sprite (k-means numbers them in no particular order).
+    pub sprite: usize,
+    pub colour: Colour,
+    pub position: Position,
+    pub size: Size,
+}
+
+/// The layered scene generator: sprites `[k, SPRITE_SIDE²]` and the colours.
+pub struct LayeredGenerator {
+    pub config: Config,
+    sprites: Tensor,
+    colours: Tensor,
+    layout: Layout,
+}
+
+impl LayeredGenerator {
+    /// Learns the sprites from `config.cut_outs` one-object scenes (seeded).
+    pub fn learn(config: &Config, device: &Device) -> candle_core::Result<Self> {
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let cut_outs: Vec<Vec<f32>> = (0..config.cut_outs)
+            .map(|_| cut_out(&Scene::random_mixed(Split::Train, 0.0, &mut rng)))
+            .collect();
+        let sprites = k_means(&cut_outs, config.sprites, &mut rng);
+        let colours: Vec<f32> = Colour::ALL
+            .iter()
+            .flat_map(|c| c.rgb().map(|v| f32::from(v) / 255.0))
+            .collect();
+        Ok(LayeredGenerator {
+            config: config.clone(),
+            sprites: Tensor::from_vec(
+                sprites.concat(),
+                (config.sprites, SPRITE_SIDE * SPRITE_SIDE),
+                device,
+            )?,
+            colours: Tensor::from_vec(colours, (Colour::ALL.len(), 3), device)?,
+            layout: Layout {
+                sprites: config.sprites,
+            },
+        })
+    }
+
+    /// The learned sprites `[k, 1, SPRITE_SIDE, SPRITE_SIDE]` in [0, 1].
+    pub fn sprites(&self) -> candle_core::Result<Tensor> {
+        self.sprites
+            .reshape((self.config.sprites, 1, SPRITE_SIDE, SPRITE_SIDE))
+    }
+
+    /// The latent that paints `objects` (one or two, the first lowest):
+    /// a learned sprite by its index, in a colour, cell and size.
+    pub fn latent(&self, objects: &[Layer]) -> anyhow::Result<Vec<f32>> {
+        if !(1..=LAYERS).contains(&objects.len()) {
+            anyhow::bail!("a scene has 1 or 2 objects, not {}", objects.len());
+        }
+        let mut latent = vec![0.0; self.latent_size()];
+        for (layer, object) in objects.iter().enumerate() {
+            if object.sprite >= self.config.sprites {
+                anyhow::bail!(
+                    "sprite {} does not exist: the generator has {}",
+                    object.sprite,
+                    self.config.sprites
+                );
+            }
+            if object.position.column > 2 || object.position.row > 2 {
+                anyhow::bail!("cells are numbered 0–2, not {:?}", object.position);
+            }
+            let colour = Colour::ALL.iter().position(|&c| c == object.colour);
+            latent[self.layout.sprite(layer) + object.sprite] = 1.0;
+            latent[self.layout.colour(layer) + colour.unwrap_or(0)] = 1.0;
+            let place = self.layout.place(layer);
+            latent[place] = CELLS[usize::from(object.position.column)];
+            latent[place + 1] = CELLS[usize::from(object.position.row)];
+            latent[place + 2] = SIZES[usize::from(object.size == Size::Large)];
+        }
+        latent[self.layout.second_object()] =
+            if objects.len() == 2 { 1.0 } else { 0.0 };
+        Ok(latent)
+    }
+
+    /// [`Self::decode`] of latents given one per row.
+    pub fn decode_rows(&self, rows: &[Vec<f32>]) -> candle_core::Result<Tensor> {
+        let shape = (rows.len(), self.latent_size());
+        self.decode(&Tensor::from_vec(
+            rows.concat(),
+            shape,
+            self.sprites.device(),
+        )?)
+    }
+
+    /// Numbers in one latent.
+    pub fn latent_size(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// `count` latents drawn from N(0, 1), `[count, latent_size]`.
+    pub fn noise(
+        &self,
+        count: usize,
+        rng: &mut impl Rng,
+    ) -> candle_core::Result<Tensor> {
+        let values: Vec<f32> = (0..count * self.latent_size())
+            .map(|_| StandardNormal.sample(rng))
+            .collect();
+        Tensor::from_vec(values, (count, self.latent_size()), self.sprites.device())
+    }
+
+    // ANCHOR: decode
+    /// Latents `[n, latent_size]` → pictures `[n, 3, s, s]` in [0, 1]: each
+    /// layer's likeliest sprite, placed and scaled, filled with its
+    /// likeliest colour, painted over what is below it.
+    pub fn decode(&self, latents: &Tensor) -> candle_core::Result<Tensor> {
+        let (n, side) = (latents.dim(0)?, self.config.image_size);
+        let choice =
+            |start: usize, len: usize| latents.narrow(1, start, len)?.argmax(1);
+        let mut picture =
+            Tensor::full(BACKGROUND, (n, 3, side, side), latents.device())?;
+        for layer in 0..LAYERS {
+            let sprite = self
+                .sprites
+                .index_select(
+                    &choice(self.layout.sprite(layer), self.config.sprites)?,
+                    0,
+                )?
+                .reshape((n, SPRITE_SIDE, SPRITE_SIDE))?;
+            let colour = self
+                .colours
+                .index_select(
+                    &choice(self.layout.colour(layer), Colour::ALL.len())?,
+                    0,
+                )?
+                .reshape((n, 3, 1, 1))?;
+            let (rows, columns) =
+                place(&latents.narrow(1, self.layout.place(layer), 3)?, side)?;
+            let mut mask = rows
+                .matmul(&sprite)?
+                .matmul(&columns.t()?)?
+                .clamp(0.0, 1.0)?;
+            if layer > 0 {
+                let painted = latents
+                    .narrow(1, self.layout.second_object(), 1)?
+                    .ge(SECOND_OBJECT)?
+                    .to_dtype(DType::F32)?;
+                mask = mask.broadcast_mul(&painted.reshape((n, 1, 1))?)?;
+            }
+            let mask = mask.unsqueeze(1)?;
+            picture = (picture.broadcast_mul(&mask.affine(-1.0, 1.0)?)?
+                + colour.broadcast_mul(&mask)?)?;
+        }
+        Ok(picture)
+    }
+    // ANCHOR_END: decode
+}
+
+// ANCHOR: place
+/// Column, row and size latents `[n, 3]` → the two matrices `[n, side,
+/// SPRITE_SIDE]` that put a sprite on the canvas: `rows · sprite · columnsᵀ`.
+/// A smooth staircase sends N(0, 1) to the world's three columns and rows
+/// (a third of the draws each) and to its two sizes.
+fn place(latents: &Tensor, side: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    let n = latents.dim(0)?;
+    let s = side as f64;
+    let stairs = |z: Tensor| -> candle_core::Result<Tensor> {
+        let (up, down) =
+            (z.affine(4.0, -1.72)?.tanh()?, z.affine(4.0, 1.72)?.tanh()?);
+        (up + down)?.affine(0.14 * s, 0.5 * s)
+    };
+    let column = stairs(latents.narrow(1, 0, 1)?)?;
+    let row = stairs(latents.narrow(1, 1, 1)?)?;
+    let radius = latents
+        .narrow(1, 2, 1)?
+        .affine(3.0, 0.0)?
+        .tanh()?
+        .affine(0.045 * s, 0.15 * s)?;
+    let scale = (radius / f64::from(SPRITE_RADIUS))?.reshape((n, 1, 1))?;
+    let device = latents.device();
+    let pixels = Tensor::arange(0u32, side as u32, device)?
+        .to_dtype(DType::F32)?
+        .affine(1.0, 0.5)?
+        .reshape((1, side, 1))?;
+    let half = SPRITE_SIDE as f64 / 2.0;
+    let sprite_pixels = Tensor::arange(0u32, SPRITE_SIDE as u32, device)?
+        .to_dtype(DType::F32)?
+        .affine(1.0, 0.5 - half)?
+        .reshape((1, 1, SPRITE_SIDE))?;
+    // Sprite pixel j lands at centre + j·scale; a canvas pixel is the mean
+    // of the sprite pixels landing within one pixel of it, nearer ones
+    // weighing more (a tent). Without the mean, sums of tents spaced
+    // `scale` apart ripple and draw a grid on every object.
+    let splat = |centre: Tensor| -> candle_core::Result<Tensor> {
+        let landing = centre
+            .reshape((n, 1, 1))?
+            .broadcast_add(&sprite_pixels.broadcast_mul(&scale)?)?;
+        let tents = pixels
+            .broadcast_sub(&landing)?
+            .abs()?
+            .affine(-1.0, 1.0)?
+            .relu()?;
+        let total = tents.sum_keepdim(2)?.maximum(1e-6)?;
+        tents.broadcast_div(&total)
+    };
+    Ok((splat(row)?, splat(column)?))
+}
+// ANCHOR_END: place
+
+/// How [`search`] looks for a picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchSettings {
+    /// N(0, 1) latents the guide ranks.
+    pub samples: usize,
+    /// How many of the best-ranked are improved; the guide keeps the best.
+    pub starts: usize,
+    /// At most this many rounds of one-attribute changes per start.
+    pub rounds: usize,
+    pub seed: u64,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        SearchSettings {
+            samples: 256,
+            starts: 4,
+            rounds: 10,
+            seed: 0,
+        }
+    }
+}
+
+/// What [`search`] found: the latent, its picture `[1, 3, s, s]`, the
+/// guide's loss for it, and the way there: every latent the kept start
+/// went through, with its loss (the start first, the result last).
+pub struct Found {
+    pub latent: Vec<f32>,
+    pub picture: Tensor,
+    pub loss: f32,
+    pub path: Vec<(Vec<f32>, f32)>,
+}
+
+// ANCHOR: search
+/// Generation from noise: the guide ranks `samples` N(0, 1) latents; from each
+/// of the `starts` best, every change of one attribute (a layer's sprite,
+/// colour, cell or size, the two layers' cells together, the second object
+/// on or off) is scored and the best taken, while the loss falls.
+pub fn search(
+    generator: &LayeredGenerator,
+    guide: &Guide,
+    settings: &SearchSettings,
+) -> anyhow::Result<Found> {
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+    let noise = generator.noise(settings.samples, &mut rng)?;
+    let losses = guide.scores(&generator.decode(&noise)?)?;
+    let mut ranked: Vec<usize> = (0..settings.samples).collect();
+    ranked.sort_by(|&a, &b| losses[a].total_cmp(&losses[b]));
+    let mut best: Option<Vec<(Vec<f32>, f32)>> = None;
+    for &start in ranked.iter().take(settings.starts) {
+        let mut path = vec![(noise.get(start)?.to_vec1()?, losses[start])];
+        for _ in 0..settings.rounds {
+            let (latent, loss) = &path[path.len() - 1];
+            let changed = generator.neighbours(latent);
+            let scores = guide.scores(&generator.decode_rows(&changed)?)?;
+            let Some((i, &score)) =
+                scores.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))
+            else {
+                break;
+            };
+            if score >= *loss {
+                break;
+            }
+            path.push((changed[i].clone(), score));
+        }
+        let end = |p: &[(Vec<f32>, f32)]| p.last().map_or(f32::MAX, |(_, l)| *l);
+        if best.as_ref().is_none_or(|b| end(&path) < end(b)) {
+            best = Some(path);
+        }
+    }
+    let path = best.ok_or_else(|| anyhow::anyhow!("no starts to search from"))?;
+    let (latent, loss) = path[path.len() - 1].clone();
+    let picture = generator.decode_rows(std::slice::from_ref(&latent))?;
+    Ok(Found {
+        latent,
+        picture,
+        loss,
+        path,
+    })
+}
+// ANCHOR_END: search
+
+impl LayeredGenerator {
+    /// Every latent that differs from `latent` in one attribute (both layers'
+    /// cells count as one, so two objects can trade places in one move).
+    fn neighbours(&self, latent: &[f32]) -> Vec<Vec<f32>> {
+        let with = |changes: &[(usize, f32)]| {
+            let mut changed = latent.to_vec();
+            changes.iter().for_each(|&(i, v)| changed[i] = v);
+            changed
+        };
+        let (layout, mut out) = (&self.layout, Vec::new());
+        for layer in 0..LAYERS {
+            let choices = [
+                (layout.sprite(layer), self.config.sprites),
+                (layout.colour(layer), Colour::ALL.len()),
+            ];
+            for (start, len) in choices {
+                let top = latent[start..start + len]
+                    .iter()
+                    .copied()
+                    .fold(f32::MIN, f32::max);
+                out.extend((start..start + len).map(|i| with(&[(i, top + 1.0)])));
+            }
+            let place = layout.place(layer);
+            for (row, column) in cells() {
+                out.push(with(&[(place, column), (place + 1, row)]));
+            }
+            out.extend(SIZES.map(|size| with(&[(place + 2, size)])));
+        }
+        let second = layout.second_object();
+        let painted = latent[second] >= SECOND_OBJECT;
+        out.push(with(&[(second, if painted { 0.0 } else { 1.0 })]));
+        if painted {
+            // Two small objects in two different cells, as the world draws them.
+            let (first, other) = (layout.place(0), layout.place(1));
+            for (a, b) in cells().flat_map(|a| cells().map(move |b| (a, b))) {
+                if a != b {
+                    out.push(with(&[
+                        (first, a.1),
+                        (first + 1, a.0),
+                        (first + 2, SIZES[0]),
+                        (other, b.1),
+                        (other + 1, b.0),
+                        (other + 2, SIZES[0]),
+                    ]));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The nine cells' (row, column) latents.
+fn cells() -> impl Iterator<Item = (f32, f32)> {
+    CELLS
+        .into_iter()
+        .flat_map(|row| CELLS.map(|column| (row, column)))
+}
