@@ -488,3 +488,48 @@ fn noise_prompts_and_the_views_resampling_and_distortions_are_taken_and_recorded
         clip_art(&["generate", "a red circle", "--noise-prompt", "3:0"]);
     assert!(!ok && stderr.contains("non-zero"), "{stderr}");
 }
+
+#[test]
+fn generate_from_noise_with_the_layered_generator_is_judged_and_seeded() {
+    let folder = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = folder.path().join(name);
+        let mut args = vec!["generate", "a small yellow star at the top left"];
+        args.extend_from_slice(&[
+            "--generator",
+            "layers",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        args.extend_from_slice(extra);
+        let (ok, stdout, stderr) = clip_art(&args);
+        assert!(ok, "{stdout}{stderr}");
+        (stdout, std::fs::read(&out).unwrap(), png_settings(&out))
+    };
+    let gif = folder.path().join("search.gif");
+    let (stdout, bytes, settings) =
+        run("first.png", &["--gif", gif.to_str().unwrap()]);
+    // The judge, not the guide, says the search found what was asked.
+    assert!(stdout.contains("judge: ✓"), "{stdout}");
+    assert!(
+        settings.contains("generator=Layers samples=256 starts=4 rounds=10"),
+        "{settings}"
+    );
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(
+        std::fs::read(&gif).unwrap(),
+    ))
+    .unwrap();
+    assert!(image::AnimationDecoder::into_frames(frames).count() >= 2);
+    assert_eq!(run("again.png", &[]).1, bytes, "same seed, same bytes");
+    let (ok, _, stderr) = clip_art(&[
+        "generate",
+        "a red circle",
+        "--generator",
+        "layers",
+        "--lr",
+        "0.1",
+        "--out",
+        folder.path().join("lr.png").to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("layers is searched"), "{stderr}");
+}

@@ -10,6 +10,7 @@ use rand::Rng;
 use super::cutouts::{Cutouts, Resampling};
 use super::generate::Settings;
 use super::generators::{Fourier, Generator, PixelDraw, RawPixels};
+use super::layers::SearchSettings;
 
 /// Which generator guidance optimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,9 @@ pub enum GeneratorKind {
     /// A taming VQGAN (VQGAN+CLIP's generator), from random codes: its
     /// weights come from a folder ([`super::vqgan`]).
     Vqgan,
+    /// The layered generator, from noise: searched, not stepped
+    /// ([`super::layers::search`]).
+    Layers,
 }
 
 /// PixelDraw's cells are this many pixels wide.
@@ -34,12 +38,13 @@ const PIXEL_DRAW_CELL: usize = 4;
 const FOURIER_FREQUENCIES: usize = 16;
 
 impl GeneratorKind {
-    pub const ALL: [GeneratorKind; 5] = [
+    pub const ALL: [GeneratorKind; 6] = [
         GeneratorKind::Vq,
         GeneratorKind::Pixels,
         GeneratorKind::Fourier,
         GeneratorKind::PixelDraw,
         GeneratorKind::Vqgan,
+        GeneratorKind::Layers,
     ];
 
     /// The name `--generator` takes.
@@ -50,6 +55,7 @@ impl GeneratorKind {
             GeneratorKind::Fourier => "fourier",
             GeneratorKind::PixelDraw => "pixel-draw",
             GeneratorKind::Vqgan => "vqgan",
+            GeneratorKind::Layers => "layers",
         }
     }
 
@@ -61,6 +67,7 @@ impl GeneratorKind {
             GeneratorKind::Fourier => "Fourier",
             GeneratorKind::PixelDraw => "PixelDraw (16×16 cells)",
             GeneratorKind::Vqgan => "VQGAN (taming)",
+            GeneratorKind::Layers => "layered generator (searched)",
         }
     }
 
@@ -74,16 +81,21 @@ impl GeneratorKind {
         self.tuned(&Settings::new(clip_size))
     }
 
-    /// `base` with this generator's steps, learning rate and one start; its
-    /// views and seed stay.
+    /// `base` with this generator's steps, learning rate and starts; its
+    /// views and seed stay. The layered generator's steps are the search's
+    /// rounds and its restarts the starts it searches from.
     pub fn tuned(self, base: &Settings) -> Settings {
-        let (steps, learning_rate) = match self {
+        let search = SearchSettings::default();
+        let (steps, learning_rate, restarts) = match self {
             GeneratorKind::Vq => {
                 let vq = Settings::new(0);
-                (vq.steps, vq.learning_rate)
+                (vq.steps, vq.learning_rate, 1)
             }
-            GeneratorKind::Vqgan => (100, 0.1),
-            _ => (150, 0.1),
+            GeneratorKind::Vqgan => (100, 0.1, 1),
+            GeneratorKind::Layers => {
+                (search.rounds, base.learning_rate, search.starts)
+            }
+            _ => (150, 0.1, 1),
         };
         // The VQGAN's views are resampled as the notebook resamples them.
         let cutouts = base.cutouts.clone().map(|cutouts| match self {
@@ -96,7 +108,7 @@ impl GeneratorKind {
         Settings {
             steps,
             learning_rate,
-            restarts: 1,
+            restarts,
             cutouts,
             ..base.clone()
         }
@@ -117,6 +129,9 @@ impl GeneratorKind {
             }
             GeneratorKind::Vqgan => {
                 anyhow::bail!("the VQGAN needs its weights: see guide::vqgan")
+            }
+            GeneratorKind::Layers => {
+                anyhow::bail!("the layered generator is searched: see guide::layers")
             }
             GeneratorKind::Pixels => Box::new(RawPixels::new(size, rng, device)?),
             GeneratorKind::Fourier => {
@@ -175,7 +190,7 @@ mod tests {
         }
         let error = "stylegan".parse::<GeneratorKind>().unwrap_err();
         assert!(
-            error.contains("vq, pixels, fourier, pixel-draw, vqgan"),
+            error.contains("vq, pixels, fourier, pixel-draw, vqgan, layers"),
             "{error}"
         );
     }

@@ -21,12 +21,13 @@ use clip_art::guide::generate::{
     self as guided, BANK_SEED, Bank, BankKind, DEFAULT_BANK, Settings, Start,
 };
 use clip_art::guide::generators::{Generator, RawPixels, snapshot};
+use clip_art::guide::layers::{self, LayeredGenerator, SearchSettings};
 use clip_art::guide::presets::GeneratorKind;
 use clip_art::guide::prompts::Prompt;
 use clip_art::guide::vq::{self, VqModel};
 use clip_art::guide::vqgan::VqganGenerator;
 use clip_art::models::vqgan::VqGan;
-use clip_art::nn::batch::images_to_batch;
+use clip_art::nn::batch::{batch_to_images, images_to_batch};
 use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::nn::progress::{Interrupted, interrupted};
 use clip_art::viz::picture::{Picture, gif_bytes, png_with_text};
@@ -59,21 +60,23 @@ pub struct GenerateArgs {
     pub noise_prompt: Vec<(u64, f32)>,
     /// What guidance optimises: vq (the VQ decoder trained on scenes,
     /// started from the bank scenes the guide ranks best), pixels (every pixel
-    /// free), fourier (cosine-basis coefficients), pixel-draw (4×4 cells) or
-    /// vqgan (VQGAN+CLIP: a taming VQGAN given by --vqgan, from random codes).
+    /// free), fourier (cosine-basis coefficients), pixel-draw (4×4 cells),
+    /// vqgan (VQGAN+CLIP: a taming VQGAN given by --vqgan, from random codes)
+    /// or layers (the layered generator from noise, searched by the guide).
     #[arg(long, default_value_t = GeneratorKind::Vq)]
     pub generator: GeneratorKind,
     /// Optimiser steps per restart, 1–10,000 (default: 40 for vq, 150 for
-    /// the others).
+    /// the others; layers: rounds of the search, default 10).
     #[arg(long, value_parser = crate::limits::guidance_steps)]
     pub steps: Option<usize>,
     /// Adam's learning rate (default: 0.003 for vq, 0.1 for the others).
     #[arg(long)]
     pub lr: Option<f64>,
-    /// vq: how many of the best-ranked starts are optimised; the result CLIP
+    /// vq and layers: how many of the best-ranked starts are optimised (vq,
+    /// default 1) or searched from (layers, default 4); the result CLIP
     /// scores best is kept (1–64).
-    #[arg(long, default_value_t = 1, value_parser = crate::limits::restarts)]
-    pub restarts: usize,
+    #[arg(long, value_parser = crate::limits::restarts)]
+    pub restarts: Option<usize>,
     /// Views (cutouts) the guide sees per step, 0–64; 0 shows it the whole
     /// picture.
     #[arg(long, default_value_t = 4, value_parser = crate::limits::cutouts)]
@@ -179,6 +182,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let (out, gif) = outputs(args, &description)?;
     let size = match args.generator {
         GeneratorKind::Vq => vq::Config::default().image_size,
+        GeneratorKind::Layers => layers::Config::default().image_size,
         _ => args.size,
     };
     let device = device::open(args.device)?;
@@ -281,9 +285,13 @@ fn settings_for(args: &GenerateArgs, clip_size: usize) -> anyhow::Result<Setting
     settings.steps = args.steps.unwrap_or(settings.steps);
     settings.learning_rate = args.lr.unwrap_or(settings.learning_rate);
     settings.seed = args.seed;
-    if args.generator == GeneratorKind::Vq {
-        settings.restarts = args.restarts;
+    if matches!(args.generator, GeneratorKind::Vq | GeneratorKind::Layers) {
+        settings.restarts = args.restarts.unwrap_or(settings.restarts);
     }
+    anyhow::ensure!(
+        args.generator != GeneratorKind::Layers || args.lr.is_none(),
+        "--lr is for generators that take gradient steps; layers is searched"
+    );
     if args.cutouts == 0 {
         anyhow::ensure!(
             args.resampling.is_none() && !args.distort,
@@ -328,6 +336,13 @@ fn run(
     size: usize,
     device: &Device,
 ) -> anyhow::Result<Run> {
+    if args.generator == GeneratorKind::Layers {
+        anyhow::ensure!(
+            init.is_none(),
+            "--init works with --generator vq, vqgan or pixels"
+        );
+        return run_layers(args.gif.is_some(), guide, settings, device);
+    }
     let bar = progress_bar("generate", settings.steps * settings.restarts);
     let frame_every = (settings.steps / 20).max(1);
     let mut frames = Vec::new();
@@ -362,6 +377,37 @@ fn run(
     Ok(Run {
         image,
         interrupted,
+        frames,
+        seconds: started.elapsed().as_secs_f32(),
+    })
+}
+
+/// The layered generator, from noise: the guide's search over its latents
+/// (quick: no progress bar). The GIF shows the kept start and each change.
+fn run_layers(
+    with_frames: bool,
+    guide: &Guide,
+    settings: &Settings,
+    device: &Device,
+) -> anyhow::Result<Run> {
+    let started = Instant::now();
+    let generator = LayeredGenerator::learn(&layers::Config::default(), device)?;
+    let search_settings = SearchSettings {
+        starts: settings.restarts,
+        rounds: settings.steps,
+        seed: settings.seed,
+        ..SearchSettings::default()
+    };
+    let found = layers::search(&generator, guide, &search_settings)?;
+    let mut frames = Vec::new();
+    if with_frames {
+        let path: Vec<Vec<f32>> =
+            found.path.iter().map(|(z, _)| z.clone()).collect();
+        frames = batch_to_images(&generator.decode_rows(&path)?)?;
+    }
+    Ok(Run {
+        image: tensor_to_image(&found.picture.get(0)?)?,
+        interrupted: false,
         frames,
         seconds: started.elapsed().as_secs_f32(),
     })
@@ -539,6 +585,18 @@ fn write_outputs(
 
 /// Every setting of the run, for the PNG's text chunk.
 fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
+    if args.generator == GeneratorKind::Layers {
+        return format!(
+            "generator=Layers samples={} starts={} rounds={} seed={} clip={} image_prompts={:?} noise_prompts={:?}",
+            SearchSettings::default().samples,
+            settings.restarts,
+            settings.steps,
+            args.seed,
+            args.clip,
+            args.image_prompt,
+            args.noise_prompt,
+        );
+    }
     format!(
         "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}{}{}",
         args.generator,
