@@ -8,8 +8,8 @@ use clip_art::clip::mini::shipped_ensemble;
 use clip_art::eval::generation::{is_valid_scene, test_prompts};
 use clip_art::guide::engine::Guide;
 use clip_art::guide::layers::{
-    Config, Layer, LayeredGenerator, SPRITE_SIDE, SearchSettings, cut_out, k_means,
-    search,
+    Config, GeneticSettings, Layer, LayeredGenerator, SPRITE_SIDE, SearchSettings,
+    cut_out, genetic_search, k_means, search,
 };
 use clip_art::guide::prompts::Prompt;
 use clip_art::nn::batch::batch_to_images;
@@ -190,6 +190,38 @@ fn a_latent_with_no_objects_or_an_unknown_sprite_is_an_error() -> anyhow::Result
     assert!(
         error.contains("sprite 99") && error.contains("has 8"),
         "{error}"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_genetic_search_never_loses_its_best_and_a_seed_fixes_it() -> anyhow::Result<()>
+{
+    let generator = generator()?;
+    let clip = shipped_ensemble(&Device::Cpu)?;
+    let guide = Guide::new(&clip, &Prompt::parse_all("a green heart")?)?;
+    let settings = GeneticSettings {
+        population: 16,
+        generations: 4,
+        elite: 2,
+        ..GeneticSettings::default()
+    };
+    let found = genetic_search(&generator, &guide, &settings)?;
+    assert_eq!(found.path.len(), settings.generations + 1);
+    // The elite are kept unchanged, so each generation's best is at least as
+    // good as the last one's (the guide scores a latent the same every time).
+    let losses: Vec<f32> = found.path.iter().map(|(_, loss)| *loss).collect();
+    assert!(losses.windows(2).all(|w| w[1] <= w[0]), "{losses:?}");
+    let scored = guide.scores(&found.picture)?[0];
+    assert!(
+        (scored - found.loss).abs() < 1e-5,
+        "{scored} vs {}",
+        found.loss
+    );
+    let again = genetic_search(&generator, &guide, &settings)?;
+    assert_eq!(
+        again.latent, found.latent,
+        "the same seed evolved differently"
     );
     Ok(())
 }

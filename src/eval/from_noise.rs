@@ -17,7 +17,9 @@ use crate::basics::pixels::tensor_to_image;
 use crate::clip::Clip;
 use crate::guide::engine::Guide;
 use crate::guide::generate::{BANK_SEED, Bank, BankKind, Settings};
-use crate::guide::layers::{LayeredGenerator, SearchSettings, search};
+use crate::guide::layers::{
+    Found, GeneticSettings, LayeredGenerator, SearchSettings, genetic_search, search,
+};
 use crate::guide::prompts::Prompt;
 use crate::guide::vq::VqModel;
 use crate::nn::batch::batch_to_images;
@@ -51,12 +53,36 @@ pub fn layered_samples(
     ))
 }
 
-/// Generates from noise for every prompt with the layered generator's
-/// search and grades each picture.
+/// How the guide looks through the layered generator's latents.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Searcher {
+    /// [`search`]: the best samples, then one attribute at a time.
+    OneAttribute(SearchSettings),
+    /// [`genetic_search`]: CLIP-GLaSS's genetic algorithm.
+    Genetic(GeneticSettings),
+}
+
+impl Searcher {
+    pub fn run(
+        &self,
+        generator: &LayeredGenerator,
+        guide: &Guide,
+    ) -> anyhow::Result<Found> {
+        match self {
+            Searcher::OneAttribute(settings) => search(generator, guide, settings),
+            Searcher::Genetic(settings) => {
+                genetic_search(generator, guide, settings)
+            }
+        }
+    }
+}
+
+/// Generates from noise for every prompt with the layered generator and
+/// `searcher`, and grades each picture.
 pub fn layered_trials(
     clip: &dyn Clip,
     generator: &LayeredGenerator,
-    settings: &SearchSettings,
+    searcher: &Searcher,
     prompts: &[(Kind, String)],
     mut on_trial: impl FnMut(&Trial),
 ) -> anyhow::Result<Vec<Trial>> {
@@ -68,7 +94,7 @@ pub fn layered_trials(
         let request = Request::parse(text).ok_or_else(|| {
             anyhow::anyhow!("test prompt {text:?} is not in the scenes' language")
         })?;
-        let found = search(generator, &guide, settings)?;
+        let found = searcher.run(generator, &guide)?;
         let picture = tensor_to_image(&found.picture.get(0)?)?;
         let trial = Trial {
             kind: *kind,
@@ -86,12 +112,14 @@ pub fn layered_trials(
 
 /// The searches the report compares: label and settings. The third is
 /// the default.
-fn searches() -> [(&'static str, SearchSettings); 4] {
+fn searches() -> [(&'static str, Searcher); 5] {
     let default = SearchSettings::default();
-    let with = |starts: usize, rounds: usize| SearchSettings {
-        starts,
-        rounds,
-        ..default.clone()
+    let with = |starts: usize, rounds: usize| {
+        Searcher::OneAttribute(SearchSettings {
+            starts,
+            rounds,
+            ..default.clone()
+        })
     };
     [
         (
@@ -104,11 +132,15 @@ fn searches() -> [(&'static str, SearchSettings); 4] {
         ),
         (
             "… search from the 4 best, the guide keeps the best (default)",
-            default.clone(),
+            Searcher::OneAttribute(default.clone()),
         ),
         (
             "… search from the 8 best, the guide keeps the best",
             with(8, default.rounds),
+        ),
+        (
+            "… CLIP-GLaSS's genetic search (64 latents, 16 generations)",
+            Searcher::Genetic(GeneticSettings::default()),
         ),
     ]
 }
@@ -146,15 +178,15 @@ pub fn from_noise_report(
     table.push(summary_row(label, &retrieved));
     progress.report(&table.last_row_markdown());
     let mut default_trials = Vec::new();
-    for (label, settings) in searches() {
+    for (label, searcher) in searches() {
         progress.begin("prompts", prompts.len());
-        let trials = layered_trials(clip, generator, &settings, &prompts, |_| {
+        let trials = layered_trials(clip, generator, &searcher, &prompts, |_| {
             progress.advance(label)
         })?;
         progress.finish();
         table.push(summary_row(label, &trials));
         progress.report(&table.last_row_markdown());
-        if settings == SearchSettings::default() {
+        if searcher == Searcher::OneAttribute(SearchSettings::default()) {
             default_trials = trials;
         }
     }

@@ -412,6 +412,25 @@ pub struct Found {
     pub path: Vec<(Vec<f32>, f32)>,
 }
 
+impl Found {
+    /// Where `path` (not empty) ends, with its picture.
+    fn at_end_of(
+        path: Vec<(Vec<f32>, f32)>,
+        generator: &LayeredGenerator,
+    ) -> anyhow::Result<Found> {
+        let Some((latent, loss)) = path.last().cloned() else {
+            anyhow::bail!("a search with no latents found nothing");
+        };
+        let picture = generator.decode_rows(std::slice::from_ref(&latent))?;
+        Ok(Found {
+            latent,
+            picture,
+            loss,
+            path,
+        })
+    }
+}
+
 // ANCHOR: search
 /// Generation from noise: the guide ranks `samples` N(0, 1) latents; from each
 /// of the `starts` best, every change of one attribute (a layer's sprite,
@@ -450,16 +469,86 @@ pub fn search(
         }
     }
     let path = best.ok_or_else(|| anyhow::anyhow!("no starts to search from"))?;
-    let (latent, loss) = path[path.len() - 1].clone();
-    let picture = generator.decode_rows(std::slice::from_ref(&latent))?;
-    Ok(Found {
-        latent,
-        picture,
-        loss,
-        path,
-    })
+    Found::at_end_of(path, generator)
 }
 // ANCHOR_END: search
+
+/// How [`genetic_search`] evolves latents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneticSettings {
+    pub population: usize,
+    pub generations: usize,
+    /// The best of each generation, kept unchanged into the next.
+    pub elite: usize,
+    /// Each number of a child is drawn afresh from N(0, 1) with this chance.
+    pub mutation: f64,
+    pub seed: u64,
+}
+
+impl Default for GeneticSettings {
+    fn default() -> Self {
+        GeneticSettings {
+            population: 64,
+            generations: 16,
+            elite: 8,
+            mutation: 0.1,
+            seed: 0,
+        }
+    }
+}
+
+// ANCHOR: genetic
+/// CLIP-GLaSS's search, without gradients: a population of N(0, 1)
+/// latents; each generation keeps its `elite` best (by the guide's loss) and
+/// fills the rest with children of two parents, each the better of three
+/// drawn at random, taking every number from either parent and sometimes
+/// drawing it afresh. The path holds each generation's best.
+pub fn genetic_search(
+    generator: &LayeredGenerator,
+    guide: &Guide,
+    settings: &GeneticSettings,
+) -> anyhow::Result<Found> {
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+    let noise = generator.noise(settings.population, &mut rng)?;
+    let mut population: Vec<Vec<f32>> = noise.to_vec2()?;
+    let mut path = Vec::new();
+    for generation in 0..=settings.generations {
+        let losses = guide.scores(&generator.decode_rows(&population)?)?;
+        let mut ranked: Vec<(f32, Vec<f32>)> =
+            losses.into_iter().zip(population).collect();
+        ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+        path.push((ranked[0].1.clone(), ranked[0].0));
+        if generation == settings.generations {
+            break;
+        }
+        let mut parent = || {
+            let drawn = (0..3).map(|_| rng.random_range(0..ranked.len()));
+            drawn.min().unwrap_or(0)
+        };
+        let pairs: Vec<(usize, usize)> = (settings.elite..settings.population)
+            .map(|_| (parent(), parent()))
+            .collect();
+        population = ranked
+            .iter()
+            .take(settings.elite)
+            .map(|(_, z)| z.clone())
+            .collect();
+        for (a, b) in pairs {
+            let child = ranked[a].1.iter().zip(&ranked[b].1).map(|(&x, &y)| {
+                if rng.random_bool(settings.mutation) {
+                    StandardNormal.sample(&mut rng)
+                } else if rng.random_bool(0.5) {
+                    x
+                } else {
+                    y
+                }
+            });
+            population.push(child.collect());
+        }
+    }
+    Found::at_end_of(path, generator)
+}
+// ANCHOR_END: genetic
 
 impl LayeredGenerator {
     /// Every latent that differs from `latent` in one attribute (both layers'

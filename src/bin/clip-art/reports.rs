@@ -57,7 +57,7 @@ pub struct GenerateReportArgs {
 #[derive(clap::Args)]
 pub struct NoiseReportArgs {
     /// Test prompts per kind (four kinds), 1–10,000.
-    #[arg(long, default_value_t = 25, value_parser = crate::limits::count)]
+    #[arg(long, default_value_t = 30, value_parser = crate::limits::count)]
     pub count: usize,
     /// Chooses the test prompts as generate-report's seed does.
     #[arg(long, default_value_t = 1)]
