@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::engine::Guide;
+use crate::models::vae::standard_normal;
 use crate::world::scenes::{Colour, Position, Scene, Size, Split};
 
 /// Side of a sprite, in pixels.
@@ -275,10 +276,7 @@ impl LayeredGenerator {
         count: usize,
         rng: &mut impl Rng,
     ) -> candle_core::Result<Tensor> {
-        let values: Vec<f32> = (0..count * self.latent_size())
-            .map(|_| StandardNormal.sample(rng))
-            .collect();
-        Tensor::from_vec(values, (count, self.latent_size()), self.sprites.device())
+        standard_normal(count, self.latent_size(), rng, self.sprites.device())
     }
 
     // ANCHOR: decode
@@ -448,21 +446,8 @@ pub fn search(
     ranked.sort_by(|&a, &b| losses[a].total_cmp(&losses[b]));
     let mut best: Option<Vec<(Vec<f32>, f32)>> = None;
     for &start in ranked.iter().take(settings.starts) {
-        let mut path = vec![(noise.get(start)?.to_vec1()?, losses[start])];
-        for _ in 0..settings.rounds {
-            let (latent, loss) = &path[path.len() - 1];
-            let changed = generator.neighbours(latent);
-            let scores = guide.scores(&generator.decode_rows(&changed)?)?;
-            let Some((i, &score)) =
-                scores.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))
-            else {
-                break;
-            };
-            if score >= *loss {
-                break;
-            }
-            path.push((changed[i].clone(), score));
-        }
+        let from = (noise.get(start)?.to_vec1()?, losses[start]);
+        let path = climb(generator, guide, from, settings.rounds)?;
         let end = |p: &[(Vec<f32>, f32)]| p.last().map_or(f32::MAX, |(_, l)| *l);
         if best.as_ref().is_none_or(|b| end(&path) < end(b)) {
             best = Some(path);
@@ -472,6 +457,34 @@ pub fn search(
     Found::at_end_of(path, generator)
 }
 // ANCHOR_END: search
+
+// ANCHOR: climb
+/// From a latent and its loss, at most `rounds` times: score every change of
+/// one attribute and take the best, while the loss falls. Returns the path.
+fn climb(
+    generator: &LayeredGenerator,
+    guide: &Guide,
+    from: (Vec<f32>, f32),
+    rounds: usize,
+) -> anyhow::Result<Vec<(Vec<f32>, f32)>> {
+    let mut path = vec![from];
+    for _ in 0..rounds {
+        let (latent, loss) = &path[path.len() - 1];
+        let changed = generator.neighbours(latent);
+        let scores = guide.scores(&generator.decode_rows(&changed)?)?;
+        let Some((i, &score)) =
+            scores.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))
+        else {
+            break;
+        };
+        if score >= *loss {
+            break;
+        }
+        path.push((changed[i].clone(), score));
+    }
+    Ok(path)
+}
+// ANCHOR_END: climb
 
 /// How [`genetic_search`] evolves latents.
 #[derive(Debug, Clone, PartialEq)]
@@ -534,21 +547,29 @@ pub fn genetic_search(
             .map(|(_, z)| z.clone())
             .collect();
         for (a, b) in pairs {
-            let child = ranked[a].1.iter().zip(&ranked[b].1).map(|(&x, &y)| {
-                if rng.random_bool(settings.mutation) {
-                    StandardNormal.sample(&mut rng)
-                } else if rng.random_bool(0.5) {
-                    x
-                } else {
-                    y
-                }
-            });
-            population.push(child.collect());
+            let child =
+                crossover(&ranked[a].1, &ranked[b].1, settings.mutation, &mut rng);
+            population.push(child);
         }
     }
     Found::at_end_of(path, generator)
 }
 // ANCHOR_END: genetic
+
+/// A child of `a` and `b`: each number from either, or, with chance
+/// `mutation`, drawn afresh from N(0, 1).
+fn crossover(a: &[f32], b: &[f32], mutation: f64, rng: &mut impl Rng) -> Vec<f32> {
+    let pick = |(&x, &y): (&f32, &f32)| {
+        if rng.random_bool(mutation) {
+            StandardNormal.sample(rng)
+        } else if rng.random_bool(0.5) {
+            x
+        } else {
+            y
+        }
+    };
+    a.iter().zip(b).map(pick).collect()
+}
 
 impl LayeredGenerator {
     /// Every latent that differs from `latent` in one attribute (both layers'
