@@ -34,6 +34,9 @@ const SIZES: [f32; 2] = [-1.0, 1.0];
 /// The second layer is painted when its latent is at least this: about 30%
 /// of N(0, 1) draws, as 30% of the world's scenes hold two objects.
 const SECOND_OBJECT: f32 = 0.5;
+/// Where the place staircase steps from one cell to the next: a third of
+/// N(0, 1) draws on each side.
+const CELL_EDGE: f64 = 0.43;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -329,21 +332,24 @@ impl LayeredGenerator {
 // ANCHOR: place
 /// Column, row and size latents `[n, 3]` → the two matrices `[n, side,
 /// SPRITE_SIDE]` that put a sprite on the canvas: `rows · sprite · columnsᵀ`.
-/// A smooth staircase sends N(0, 1) to the world's three columns and rows
-/// (a third of the draws each) and to its two sizes.
+/// A steep smooth staircase sends N(0, 1) to the world's three columns and
+/// rows (a third of the draws each) and to its two sizes: nearly every draw
+/// lands on a cell, since the guide is easily fooled between cells.
 fn place(latents: &Tensor, side: usize) -> candle_core::Result<(Tensor, Tensor)> {
     let n = latents.dim(0)?;
     let s = side as f64;
     let stairs = |z: Tensor| -> candle_core::Result<Tensor> {
-        let (up, down) =
-            (z.affine(4.0, -1.72)?.tanh()?, z.affine(4.0, 1.72)?.tanh()?);
+        let (up, down) = (
+            z.affine(12.0, -12.0 * CELL_EDGE)?.tanh()?,
+            z.affine(12.0, 12.0 * CELL_EDGE)?.tanh()?,
+        );
         (up + down)?.affine(0.14 * s, 0.5 * s)
     };
     let column = stairs(latents.narrow(1, 0, 1)?)?;
     let row = stairs(latents.narrow(1, 1, 1)?)?;
     let radius = latents
         .narrow(1, 2, 1)?
-        .affine(3.0, 0.0)?
+        .affine(8.0, 0.0)?
         .tanh()?
         .affine(0.045 * s, 0.15 * s)?;
     let scale = (radius / f64::from(SPRITE_RADIUS))?.reshape((n, 1, 1))?;
@@ -442,9 +448,15 @@ pub fn search(
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let noise = generator.noise(settings.samples, &mut rng)?;
     let losses = guide.scores(&generator.decode(&noise)?)?;
+    let overlapping: Vec<bool> = noise
+        .to_vec2::<f32>()?
+        .iter()
+        .map(|z| generator.overlaps(z))
+        .collect();
     let mut ranked: Vec<usize> = (0..settings.samples).collect();
     ranked.sort_by(|&a, &b| losses[a].total_cmp(&losses[b]));
     let mut best: Option<Vec<(Vec<f32>, f32)>> = None;
+    ranked.retain(|&i| !overlapping[i]);
     for &start in ranked.iter().take(settings.starts) {
         let from = (noise.get(start)?.to_vec1()?, losses[start]);
         let path = climb(generator, guide, from, settings.rounds)?;
@@ -573,7 +585,8 @@ fn crossover(a: &[f32], b: &[f32], mutation: f64, rng: &mut impl Rng) -> Vec<f32
 
 impl LayeredGenerator {
     /// Every latent that differs from `latent` in one attribute (both layers'
-    /// cells count as one, so two objects can trade places in one move).
+    /// cells count as one, so two objects can trade places in one move, and
+    /// so do trading their shapes or their colours).
     fn neighbours(&self, latent: &[f32]) -> Vec<Vec<f32>> {
         let with = |changes: &[(usize, f32)]| {
             let mut changed = latent.to_vec();
@@ -601,8 +614,29 @@ impl LayeredGenerator {
         }
         let second = layout.second_object();
         let painted = latent[second] >= SECOND_OBJECT;
-        out.push(with(&[(second, if painted { 0.0 } else { 1.0 })]));
         if painted {
+            out.push(with(&[(second, 0.0)]));
+        } else {
+            // A second object comes in any other cell than the first's.
+            let other = layout.place(1);
+            for (row, column) in cells() {
+                out.push(with(&[(second, 1.0), (other, column), (other + 1, row)]));
+            }
+        }
+        if painted {
+            // The two objects trade shapes or colours: which colour goes with
+            // which shape is one move, not two through a worse picture.
+            for (start, len) in [
+                (layout.sprite(0), self.config.sprites),
+                (layout.colour(0), Colour::ALL.len()),
+            ] {
+                let mut swapped = latent.to_vec();
+                let other = start + layout.per_layer();
+                for i in start..start + len {
+                    swapped.swap(i, other + i - start);
+                }
+                out.push(swapped);
+            }
             // Two small objects in two different cells, as the world draws them.
             let (first, other) = (layout.place(0), layout.place(1));
             for (a, b) in cells().flat_map(|a| cells().map(move |b| (a, b))) {
@@ -618,8 +652,25 @@ impl LayeredGenerator {
                 }
             }
         }
+        out.retain(|z| !self.overlaps(z));
         out
     }
+
+    /// Whether both objects are painted in one cell, which the world never
+    /// draws (the judge sees one blot, or nothing).
+    fn overlaps(&self, latent: &[f32]) -> bool {
+        let cell = |layer: usize| {
+            let place = self.layout.place(layer);
+            (cell_of(latent[place]), cell_of(latent[place + 1]))
+        };
+        latent[self.layout.second_object()] >= SECOND_OBJECT && cell(0) == cell(1)
+    }
+}
+
+/// Which of the three columns (or rows) a place latent paints in: the
+/// staircase steps at ±`CELL_EDGE`.
+fn cell_of(z: f32) -> usize {
+    usize::from(f64::from(z) > -CELL_EDGE) + usize::from(f64::from(z) > CELL_EDGE)
 }
 
 /// The nine cells' (row, column) latents.
@@ -627,4 +678,53 @@ fn cells() -> impl Iterator<Item = (f32, f32)> {
     CELLS
         .into_iter()
         .flat_map(|row| CELLS.map(|column| (row, column)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(sprite: usize, colour: Colour, column: u8) -> Layer {
+        Layer {
+            sprite,
+            colour,
+            position: Position { column, row: 1 },
+            size: Size::Small,
+        }
+    }
+
+    #[test]
+    fn two_objects_trade_shapes_in_one_move_and_never_share_a_cell()
+    -> anyhow::Result<()> {
+        let config = Config {
+            cut_outs: 50,
+            ..Config::default()
+        };
+        let generator = LayeredGenerator::learn(&config, &Device::Cpu)?;
+        let red_0_blue_1 = generator
+            .latent(&[object(0, Colour::Red, 0), object(1, Colour::Blue, 2)])?;
+        let red_1_blue_0 = generator
+            .latent(&[object(1, Colour::Red, 0), object(0, Colour::Blue, 2)])?;
+        let traded = generator.decode_rows(&[red_1_blue_0])?;
+        let neighbours = generator.neighbours(&red_0_blue_1);
+        let pictures = generator.decode_rows(&neighbours)?;
+        let differences = (pictures.broadcast_sub(&traded)?.abs()?)
+            .flatten_from(1)?
+            .max(1)?
+            .to_vec1::<f32>()?;
+        assert!(
+            differences.iter().any(|&d| d < 1e-6),
+            "no move trades shapes"
+        );
+        // From one object in the middle, a second comes in each other cell.
+        let alone = generator.latent(&[object(0, Colour::Red, 1)])?;
+        let second = generator.layout.second_object();
+        let with_second = generator
+            .neighbours(&alone)
+            .into_iter()
+            .filter(|z| z[second] >= SECOND_OBJECT)
+            .count();
+        assert_eq!(with_second, 8);
+        Ok(())
+    }
 }
