@@ -28,7 +28,8 @@ pub use crate::clip::loss::{
     INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss,
     contrastive_loss_with_matches, l2_normalize, similarity_logits,
 };
-pub use crate::clip::mini::{MiniClip, shipped_ensemble};
+pub use crate::clip::mini::{MiniClip, shipped_ensemble, shipped_robust};
+pub use crate::clip::robust::{Pgd, perturb, pgd_step};
 pub use crate::clip::zero_shot::{
     MINI_TEMPLATES, PHOTO_TEMPLATES, Ranking, colour_shape_labels, fill_template,
     label_embeddings, probabilities, single_object_scene,
@@ -98,11 +99,13 @@ pub fn in_words(verdict: &Result<(), String>) -> String {
     }
 }
 
-/// `clip-art generate`'s defaults in one value: the shipped guide (three
-/// mini-CLIPs together), the shipped VQ decoder, and the bank of drawn scenes
-/// generation starts from. It owns them all, so a cell can keep it.
+/// `clip-art generate`'s models in one value: the shipped guide (three
+/// mini-CLIPs together), the layered generator it steers from noise, and for
+/// retrieval and editing the shipped VQ decoder and its bank of drawn scenes.
+/// It owns them all, so a cell can keep it.
 pub struct Studio {
     pub clip: Ensemble<MiniClip>,
+    pub layers: LayeredGenerator,
     pub vq: VqModel,
     pub bank: Bank,
     pub device: Device,
@@ -113,16 +116,18 @@ pub struct Studio {
 pub struct Artwork {
     pub prompt: String,
     pub picture: RgbImage,
-    /// Every few steps of the first start, then the result.
+    /// The way to the result (the search's kept start and each change, or
+    /// every few steps of the first start), then the result.
     pub frames: Vec<RgbImage>,
-    /// The guide's loss at every step of the first start.
+    /// The guide's loss at each change, or at every step of the first start.
     pub losses: Vec<f32>,
     /// The judge's verdict on `picture`.
     pub verdict: Result<(), String>,
 }
 
 impl Studio {
-    /// The shipped models on the CPU, with the bank `clip-art generate` uses.
+    /// The shipped models on the CPU, with the layered generator's sprites
+    /// learned (seeded) and the bank `--start retrieve` uses.
     pub fn shipped() -> anyhow::Result<Studio> {
         let device = Device::Cpu;
         let vq = VqModel::shipped(&device)?;
@@ -130,25 +135,52 @@ impl Studio {
             Bank::new(DEFAULT_BANK, vq.config.image_size, BANK_SEED, &device)?;
         Ok(Studio {
             clip: shipped_ensemble(&device)?,
+            layers: LayeredGenerator::learn(&Default::default(), &device)?,
             vq,
             bank,
             device,
         })
     }
 
-    /// The default settings: those of `clip-art generate` (seed 0).
+    /// The VQ decoder's settings for retrieval and editing (seed 0).
     pub fn settings(&self) -> Settings {
         GeneratorKind::Vq.settings(self.clip.image_size())
     }
 
     /// A picture for `prompt` (VQGAN+CLIP's syntax: `text:weight`, several
-    /// separated by `|`), as `clip-art generate` makes it.
+    /// separated by `|`) from noise, as `clip-art generate` makes it: the
+    /// guide's search over the layered generator ([`search`]). The frames
+    /// are the kept start and each change the search took.
     pub fn generate(&self, prompt: &str) -> anyhow::Result<Artwork> {
-        self.generate_with(prompt, &self.settings())
+        self.generate_guided_by(&self.clip, prompt)
+    }
+
+    /// The same with another guide, such as the robust mini-CLIP.
+    pub fn generate_guided_by(
+        &self,
+        clip: &dyn Clip,
+        prompt: &str,
+    ) -> anyhow::Result<Artwork> {
+        let guide = Guide::new(clip, &Prompt::parse_all(prompt)?)?;
+        let found = search(&self.layers, &guide, &SearchSettings::default())?;
+        let (latents, losses): (Vec<Vec<f32>>, Vec<f32>) =
+            found.path.into_iter().unzip();
+        let mut frames = batch_to_images(&self.layers.decode_rows(&latents)?)?;
+        let picture = frames
+            .pop()
+            .unwrap_or(tensor_to_image(&found.picture.get(0)?)?);
+        Ok(self.artwork(prompt, picture, frames, losses))
+    }
+
+    /// Retrieval, the contrast to generation: the VQ decoder started from the
+    /// bank's drawn scene the guide ranks best, then optimised, as
+    /// `clip-art generate --generator vq --start retrieve` does.
+    pub fn retrieve(&self, prompt: &str) -> anyhow::Result<Artwork> {
+        self.retrieve_with(prompt, &self.settings())
     }
 
     /// The same with other settings (steps, learning rate, restarts, seed …).
-    pub fn generate_with(
+    pub fn retrieve_with(
         &self,
         prompt: &str,
         settings: &Settings,
@@ -177,30 +209,21 @@ impl Studio {
         kind: GeneratorKind,
         prompt: &str,
     ) -> anyhow::Result<Artwork> {
-        let settings = kind.settings(self.clip.image_size());
+        self.generate_free_guided_by(&self.clip, kind, prompt)
+    }
+
+    /// The same with another guide, such as the robust mini-CLIP.
+    pub fn generate_free_guided_by(
+        &self,
+        clip: &dyn Clip,
+        kind: GeneratorKind,
+        prompt: &str,
+    ) -> anyhow::Result<Artwork> {
+        let settings = kind.settings(clip.image_size());
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
         let generator =
             kind.fresh(self.vq.config.image_size, &mut rng, &self.device)?;
-        self.steer(generator.as_ref(), prompt, &settings)
-    }
-
-    /// A picture for `prompt` from noise with the layered generator and its
-    /// search ([`search`]): the frames are the kept start and each change
-    /// the search took, the losses the guide's at each.
-    pub fn generate_from_noise(
-        &self,
-        generator: &LayeredGenerator,
-        prompt: &str,
-    ) -> anyhow::Result<Artwork> {
-        let guide = Guide::new(&self.clip, &Prompt::parse_all(prompt)?)?;
-        let found = search(generator, &guide, &SearchSettings::default())?;
-        let (latents, losses): (Vec<Vec<f32>>, Vec<f32>) =
-            found.path.into_iter().unzip();
-        let mut frames = batch_to_images(&generator.decode_rows(&latents)?)?;
-        let picture = frames
-            .pop()
-            .unwrap_or(tensor_to_image(&found.picture.get(0)?)?);
-        Ok(self.artwork(prompt, picture, frames, losses))
+        self.steer(clip, generator.as_ref(), prompt, &settings)
     }
 
     /// VQGAN+CLIP: a picture `side`×`side` for `prompt` from random codes of
@@ -215,17 +238,18 @@ impl Studio {
         let settings = GeneratorKind::Vqgan.settings(self.clip.image_size());
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
         let generator = VqganGenerator::random(vqgan, side, &mut rng)?;
-        self.steer(&generator, prompt, &settings)
+        self.steer(&self.clip, &generator, prompt, &settings)
     }
 
-    /// Guidance of `generator` from where it is, recording its film.
+    /// Guidance of `generator` by `clip` from where it is, recording its film.
     fn steer(
         &self,
+        clip: &dyn Clip,
         generator: &dyn Generator,
         prompt: &str,
         settings: &Settings,
     ) -> anyhow::Result<Artwork> {
-        let guide = Guide::new(&self.clip, &Prompt::parse_all(prompt)?)?;
+        let guide = Guide::new(clip, &Prompt::parse_all(prompt)?)?;
         let every = (settings.steps / 8).max(1);
         let (mut frames, mut losses) = (Vec::new(), Vec::new());
         let cfg = settings.guide_config(settings.seed);
@@ -307,12 +331,16 @@ mod tests {
             steps: 3,
             ..studio.settings()
         };
-        let art = studio.generate_with("a red circle", &settings)?;
+        let art = studio.retrieve_with("a red circle", &settings)?;
         assert_eq!(art.losses.len(), 3);
         assert_eq!(art.frames.last(), Some(&art.picture));
         assert_eq!(art.verdict, judge("a red circle", &art.picture));
-        let again = studio.generate_with("a red circle", &settings)?;
+        let again = studio.retrieve_with("a red circle", &settings)?;
         assert_eq!(again.picture, art.picture, "same seed, same picture");
+        let art = studio.generate("a red circle")?;
+        assert_eq!(art.frames.len(), art.losses.len());
+        assert_eq!(art.verdict, judge("a red circle", &art.picture));
+        assert_eq!(studio.generate("a red circle")?.picture, art.picture);
         Ok(())
     }
 }

@@ -137,7 +137,7 @@ fn png_settings(path: &std::path::Path) -> String {
     found.expect("a clip-art settings chunk").1
 }
 
-/// A short, fully seeded generation (few steps, a small bank: test speed).
+/// A short, fully seeded generation (few steps and starts: test speed).
 fn quick_generate(out: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
     let out = out.to_str().unwrap();
     let mut args = vec![
@@ -147,8 +147,6 @@ fn quick_generate(out: &std::path::Path, extra: &[&str]) -> (bool, String, Strin
         "4",
         "--restarts",
         "1",
-        "--bank",
-        "32",
         "--out",
         out,
     ];
@@ -172,8 +170,10 @@ fn generate_writes_a_png_that_remembers_its_settings_and_is_the_same_for_the_sam
         |key: &str| text.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     assert_eq!(value("Description").as_deref(), Some("a red circle"));
     let settings = value("clip-art settings").unwrap();
+    // The default generates from noise: the layered generator, searched.
     assert!(
-        settings.contains("steps=4")
+        settings.contains("generator=Layers")
+            && settings.contains("starts=1 rounds=4")
             && settings.contains("seed=0")
             && settings.contains("clip=mini-ensemble"),
         "{settings}"
@@ -278,8 +278,6 @@ fn generate_from_an_image_prompt_alone_and_names_a_missing_one() {
         "2",
         "--restarts",
         "1",
-        "--bank",
-        "64",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -293,7 +291,27 @@ fn generate_from_an_image_prompt_alone_and_names_a_missing_one() {
 }
 
 #[test]
-fn generate_says_what_a_bank_can_be() {
+fn generate_retrieves_drawn_scenes_only_when_asked_and_says_what_a_bank_can_be() {
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("retrieved.png");
+    let vq = ["--generator", "vq", "--bank", "32"];
+    let (ok, _, stderr) = quick_generate(&out, &vq);
+    assert!(!ok && stderr.contains("--start retrieve"), "{stderr}");
+    let (ok, stdout, stderr) =
+        quick_generate(&out, &[&vq[..], &["--start", "retrieve"]].concat());
+    assert!(ok, "{stdout}{stderr}");
+    let settings = png_settings(&out);
+    assert!(
+        settings.contains("generator=Vq")
+            && settings.contains("start=retrieve bank=32"),
+        "{settings}"
+    );
+    let refused = folder.path().join("refused.png");
+    let (ok, _, stderr) = quick_generate(&refused, &["--start", "retrieve"]);
+    assert!(
+        !ok && stderr.contains("--generator vq") && stderr.contains("layers starts"),
+        "{stderr}"
+    );
     let (ok, _, stderr) = clip_art(&["generate", "a red circle", "--bank", "lots"]);
     assert!(
         !ok && stderr.contains("every-kind") && stderr.contains("lots"),
@@ -310,8 +328,6 @@ fn a_prompt_the_judge_cannot_read_is_said_to_be_unjudged_not_passed() {
         "a red circle and a blue square and a green star",
         "--steps",
         "2",
-        "--bank",
-        "8",
         "--out",
         out.to_str().unwrap(),
     ]);

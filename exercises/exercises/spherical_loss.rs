@@ -1,7 +1,7 @@
 //! Exercise (chapter 6): the guidance loss of VQGAN+CLIP, the squared great-circle distance.
 //!
-//! CLIP-guided generation pulls the picture's CLIP embedding towards the prompt's. The
-//! peers do not use the cosine similarity itself but the squared distance along the
+//! CLIP-guided generation pulls the picture's CLIP embedding towards the prompt's.
+//! VQGAN+CLIP does not use the cosine similarity itself but the squared distance along the
 //! unit sphere (the great circle) between the two directions:
 //!
 //! ```text

@@ -22,6 +22,7 @@ use super::ensemble::Ensemble;
 use super::loss::{
     INITIAL_TEMPERATURE, MAX_LOGIT_SCALE, contrastive_loss_with_hard_negatives,
 };
+use super::robust::{Pgd, perturb};
 use crate::basics::preview;
 use crate::models::autoencoder::{self, Encoder};
 use crate::nn::batch::images_to_batch;
@@ -253,6 +254,8 @@ pub struct TrainConfig {
     /// [`Scene::random`].
     pub two_objects: f64,
     pub seed: u64,
+    /// Train on adversarial pictures ([`perturb`]): a robust guide.
+    pub adversarial: Option<Pgd>,
 }
 
 impl Default for TrainConfig {
@@ -263,6 +266,7 @@ impl Default for TrainConfig {
             learning_rate: 1e-3,
             two_objects: 0.4,
             seed: 0,
+            adversarial: None,
         }
     }
 }
@@ -353,19 +357,35 @@ pub fn train(
                 .collect();
             let negatives: Vec<&str> =
                 negatives.iter().map(String::as_str).collect();
-            let image_e = model.encode_images(&pictures)?;
             let text_e =
                 model.encode_word_ids(&model.word_id_batch(&captions, device)?)?;
             let negative_e =
                 model.encode_word_ids(&model.word_id_batch(&negatives, device)?)?;
-            let loss = contrastive_loss_with_hard_negatives(
-                &image_e,
-                &text_e,
-                &negative_e,
-                &model.temperature,
-                &matches,
-                &text_matches(&batch.scenes, &negatives, device)?,
-            )?;
+            let negative_matches = text_matches(&batch.scenes, &negatives, device)?;
+            let loss_of =
+                |pictures: &Tensor, text_e: &Tensor, negative_e: &Tensor| {
+                    let image_e = model.encode_images(pictures)?;
+                    let loss = contrastive_loss_with_hard_negatives(
+                        &image_e,
+                        text_e,
+                        negative_e,
+                        &model.temperature,
+                        &matches,
+                        &negative_matches,
+                    )?;
+                    anyhow::Ok((loss, image_e))
+                };
+            let pictures = match &train.adversarial {
+                None => pictures,
+                Some(pgd) => {
+                    rng.set_stream(2); // PGD's random starts
+                    let (text_e, negative_e) =
+                        (text_e.detach(), negative_e.detach());
+                    let loss = |p: &Tensor| Ok(loss_of(p, &text_e, &negative_e)?.0);
+                    perturb(&pictures, loss, pgd, &mut rng)?
+                }
+            };
+            let (loss, image_e) = loss_of(&pictures, &text_e, &negative_e)?;
             Ok((loss, (image_e, text_e, matches)))
         };
     fit(
@@ -456,6 +476,38 @@ pub fn shipped_ensemble(device: &Device) -> anyhow::Result<Ensemble<MiniClip>> {
     Ensemble::new(members)
 }
 
+/// The robust mini-CLIPs: the recipe of [`MiniClip::shipped`] trained on PGD
+/// perturbations of radius 2/255 and 8/255 (`clip-art train-clip
+/// --adversarial 2`, `--adversarial 8`).
+const SHIPPED_ROBUST: [(u8, &[u8]); 2] = [
+    (
+        2,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/weights/mini-clip-robust2.safetensors"
+        )),
+    ),
+    (
+        8,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/weights/mini-clip-robust8.safetensors"
+        )),
+    ),
+];
+
+/// The shipped robust mini-CLIP trained at `radius`/255 (chapter 6's robust
+/// guides: 2 or 8).
+pub fn shipped_robust(radius: u8, device: &Device) -> anyhow::Result<MiniClip> {
+    let Some((_, bytes)) = SHIPPED_ROBUST.iter().find(|(r, _)| *r == radius) else {
+        bail!(
+            "no robust mini-CLIP of radius {radius}/255 ships with the course: 2 or 8"
+        );
+    };
+    let name = format!("mini-clip-robust{radius}.safetensors");
+    weights::shipped(bytes, &name, device, MiniClip::new)
+}
+
 impl MiniClip {
     /// The trained mini-CLIP that ships with the course, for the default [`Config`].
     pub fn shipped(device: &Device) -> anyhow::Result<MiniClip> {
@@ -533,6 +585,7 @@ mod tests {
             learning_rate: 3e-3,
             two_objects: 0.3,
             seed: 3,
+            adversarial: None,
         };
         let (_, _, reports) = super::train(&tiny(), &train, &device, |_, _| {})?;
         let first = reports[0].loss;

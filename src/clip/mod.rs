@@ -6,6 +6,7 @@ pub mod ensemble;
 pub mod loss;
 pub mod mini;
 pub mod openai;
+pub mod robust;
 pub mod zero_shot;
 
 use candle_core::{Device, Tensor};

@@ -7,5 +7,6 @@ pub mod editing;
 pub mod faces;
 pub mod from_noise;
 pub mod generation;
+pub mod robust;
 pub mod shapes;
 pub mod table;

@@ -43,6 +43,16 @@ pub enum KeepChoice {
     Pixels,
 }
 
+/// Where generation starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartChoice {
+    /// From the generator's own random latents (the default).
+    Noise,
+    /// From the drawn scenes of a bank that the guide ranks best: retrieval,
+    /// not generation (vq only).
+    Retrieve,
+}
+
 #[derive(clap::Args)]
 pub struct GenerateArgs {
     /// What to draw, in VQGAN+CLIP's syntax: `text[:weight[:stop]]`, several
@@ -58,13 +68,20 @@ pub struct GenerateArgs {
     /// (repeatable), as nerdyrodent's VQGAN-CLIP's noise prompts.
     #[arg(long, value_parser = crate::limits::noise_prompt)]
     pub noise_prompt: Vec<(u64, f32)>,
-    /// What guidance optimises: vq (the VQ decoder trained on scenes,
-    /// started from the bank scenes the guide ranks best), pixels (every pixel
-    /// free), fourier (cosine-basis coefficients), pixel-draw (4×4 cells),
-    /// vqgan (VQGAN+CLIP: a taming VQGAN given by --vqgan, from random codes)
-    /// or layers (the layered generator from noise, searched by the guide).
-    #[arg(long, default_value_t = GeneratorKind::Vq)]
-    pub generator: GeneratorKind,
+    /// What the guide steers: layers (the default: the layered generator,
+    /// from noise, searched by the guide), vq (the VQ decoder trained on
+    /// scenes; the default with --init), pixels (every pixel free), fourier
+    /// (cosine-basis coefficients), pixel-draw (4×4 cells) or vqgan
+    /// (VQGAN+CLIP: a taming VQGAN given by --vqgan, from random codes).
+    #[arg(long)]
+    pub generator: Option<GeneratorKind>,
+    /// Where to start: noise (the generator's random latents; vq: random
+    /// codes) or retrieve (vq: the drawn scenes of --bank the guide ranks
+    /// best — retrieval, not generation). With --init, vq starts by
+    /// retrieving near the picture unless --start noise (or --bank 0) starts
+    /// from the picture's own codes.
+    #[arg(long, value_enum)]
+    pub start: Option<StartChoice>,
     /// Optimiser steps per restart, 1–10,000 (default: 40 for vq, 150 for
     /// the others; layers: rounds of the search, default 10).
     #[arg(long, value_parser = crate::limits::guidance_steps)]
@@ -91,12 +108,12 @@ pub struct GenerateArgs {
     /// erasing (kornia's settings).
     #[arg(long)]
     pub distort: bool,
-    /// vq: the drawn scenes CLIP ranks to choose the starts: `every-kind`
-    /// (one scene of each kind the captions describe) or a number of random
-    /// scenes, at most 16,384 (with --init, 0 starts from the init picture's
-    /// own codes).
-    #[arg(long, default_value_t = DEFAULT_BANK)]
-    pub bank: BankKind,
+    /// With --start retrieve (or --init): the drawn scenes the guide ranks to
+    /// choose the starts: `every-kind` (the default: one scene of each kind
+    /// the captions describe) or a number of random scenes, at most 16,384
+    /// (with --init, 0 starts from the init picture's own codes).
+    #[arg(long)]
+    pub bank: Option<BankKind>,
     /// Side of the picture for pixels, fourier and pixel-draw, 8–512 (vq:
     /// always 64).
     #[arg(long, default_value_t = 64, value_parser = crate::limits::size)]
@@ -172,6 +189,28 @@ impl Precision {
     }
 }
 
+impl GenerateArgs {
+    /// The generator asked for; else layers (from noise), or with --init the
+    /// VQ decoder (editing needs an encoder).
+    pub fn generator(&self) -> GeneratorKind {
+        match (self.generator, &self.init) {
+            (Some(kind), _) => kind,
+            (None, Some(_)) => GeneratorKind::Vq,
+            (None, None) => GeneratorKind::Layers,
+        }
+    }
+
+    /// Whether the VQ decoder starts from the bank's drawn scenes: when asked,
+    /// or when editing an --init picture, unless told otherwise.
+    fn retrieves(&self) -> bool {
+        match self.start {
+            Some(StartChoice::Retrieve) => true,
+            Some(StartChoice::Noise) => false,
+            None => self.init.is_some() && self.bank != Some(BankKind::Random(0)),
+        }
+    }
+}
+
 /// Runs `clip-art generate`.
 pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let description = args.prompt.clone().unwrap_or_default();
@@ -180,7 +219,7 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let (out, gif) = outputs(args, &description)?;
-    let size = match args.generator {
+    let size = match args.generator() {
         GeneratorKind::Vq => vq::Config::default().image_size,
         GeneratorKind::Layers => layers::Config::default().image_size,
         _ => args.size,
@@ -225,22 +264,36 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
 /// Flags about models that the chosen ones cannot use are refused, not ignored.
 fn check_models(args: &GenerateArgs, device: &Device) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.vq_weights.is_none() || args.generator == GeneratorKind::Vq,
+        args.vq_weights.is_none() || args.generator() == GeneratorKind::Vq,
         "--vq-weights is for --generator vq; {} has no VQ decoder",
-        args.generator
+        args.generator()
     );
     anyhow::ensure!(
-        args.vqgan.is_none() || args.generator == GeneratorKind::Vqgan,
+        args.vqgan.is_none() || args.generator() == GeneratorKind::Vqgan,
         "--vqgan is for --generator vqgan, not {}",
-        args.generator
+        args.generator()
     );
     let real_clip = !matches!(args.clip.as_str(), "mini" | "mini-ensemble");
     anyhow::ensure!(
         args.precision == Precision::F32
             || real_clip
-            || args.generator == GeneratorKind::Vqgan,
+            || args.generator() == GeneratorKind::Vqgan,
         "--precision is for the real models (--generator vqgan, --clip FOLDER); \
          the course's own models run in f32"
+    );
+    anyhow::ensure!(
+        args.start != Some(StartChoice::Retrieve)
+            || args.generator() == GeneratorKind::Vq,
+        "--start retrieve is the VQ decoder's retrieval of drawn scenes \
+         (--generator vq); {} starts from noise",
+        args.generator()
+    );
+    anyhow::ensure!(
+        args.bank.is_none()
+            || (args.generator() == GeneratorKind::Vq
+                && (args.retrieves() || args.init.is_some())),
+        "--bank chooses the drawn scenes of --start retrieve (with --generator \
+         vq); without it, generate starts from noise"
     );
     anyhow::ensure!(
         !(device.is_cpu() && args.precision == Precision::Bf16),
@@ -281,15 +334,15 @@ fn guide_for<'a>(
 
 /// The generator's presets, changed by the flags given.
 fn settings_for(args: &GenerateArgs, clip_size: usize) -> anyhow::Result<Settings> {
-    let mut settings = args.generator.settings(clip_size);
+    let mut settings = args.generator().settings(clip_size);
     settings.steps = args.steps.unwrap_or(settings.steps);
     settings.learning_rate = args.lr.unwrap_or(settings.learning_rate);
     settings.seed = args.seed;
-    if matches!(args.generator, GeneratorKind::Vq | GeneratorKind::Layers) {
+    if matches!(args.generator(), GeneratorKind::Vq | GeneratorKind::Layers) {
         settings.restarts = args.restarts.unwrap_or(settings.restarts);
     }
     anyhow::ensure!(
-        args.generator != GeneratorKind::Layers || args.lr.is_none(),
+        args.generator() != GeneratorKind::Layers || args.lr.is_none(),
         "--lr is for generators that take gradient steps; layers is searched"
     );
     if args.cutouts == 0 {
@@ -336,7 +389,7 @@ fn run(
     size: usize,
     device: &Device,
 ) -> anyhow::Result<Run> {
-    if args.generator == GeneratorKind::Layers {
+    if args.generator() == GeneratorKind::Layers {
         anyhow::ensure!(
             init.is_none(),
             "--init works with --generator vq, vqgan or pixels"
@@ -362,7 +415,7 @@ fn run(
                 ControlFlow::Continue(())
             }
         };
-    let (picture, interrupted) = match args.generator {
+    let (picture, interrupted) = match args.generator() {
         GeneratorKind::Vq => {
             run_vq(args, guide, settings, init, device, &mut on_step)?
         }
@@ -413,8 +466,9 @@ fn run_layers(
     })
 }
 
-/// The VQ decoder, from the bank scenes the guide ranks best (or, with --init
-/// and `--bank 0`, from the init picture's own codes).
+/// The VQ decoder: from random codes, from the bank scenes the guide ranks
+/// best (--start retrieve, and editing's default), or from the --init
+/// picture's own codes.
 fn run_vq(
     args: &GenerateArgs,
     guide: &Guide,
@@ -429,17 +483,18 @@ fn run_vq(
     };
     let bank;
     let start = match init {
-        Some(picture) if args.bank == BankKind::Random(0) => Start::Picture(picture),
-        _ => {
+        _ if args.retrieves() => {
             let size = vq::Config::default().image_size;
             bank = Bank::new(
-                args.bank,
+                args.bank.unwrap_or(DEFAULT_BANK),
                 size,
                 BANK_SEED.wrapping_add(args.seed),
                 device,
             )?;
             Start::Bank(&bank)
         }
+        Some(picture) => Start::Picture(picture),
+        None => Start::Random,
     };
     let outcome = guided::generate(guide, &model, start, settings, |s| {
         on_step(s.restart, s.step, s.loss, s.generator)
@@ -585,7 +640,7 @@ fn write_outputs(
 
 /// Every setting of the run, for the PNG's text chunk.
 fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
-    if args.generator == GeneratorKind::Layers {
+    if args.generator() == GeneratorKind::Layers {
         return format!(
             "generator=Layers samples={} starts={} rounds={} seed={} clip={} image_prompts={:?} noise_prompts={:?}",
             SearchSettings::default().samples,
@@ -598,8 +653,8 @@ fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
         );
     }
     format!(
-        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={} bank={} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}{}{}",
-        args.generator,
+        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={}{} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}{}{}",
+        args.generator(),
         args.vqgan
             .as_ref()
             .map_or(String::new(), |p| format!(" vqgan={}", p.display())),
@@ -611,7 +666,12 @@ fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
         settings.learning_rate,
         settings.restarts,
         args.cutouts,
-        args.bank,
+        match args.generator() {
+            GeneratorKind::Vq if args.retrieves() =>
+                format!(" start=retrieve bank={}", args.bank.unwrap_or(DEFAULT_BANK)),
+            GeneratorKind::Vq if args.init.is_some() => " start=init".into(),
+            _ => " start=noise".into(),
+        },
         args.seed,
         args.clip,
         args.init

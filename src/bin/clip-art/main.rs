@@ -54,16 +54,22 @@ enum Command {
     /// it, as in the lecture.
     ZeroShot(clip::ZeroShotArgs),
     /// Chapter 6, the main job: generate a picture for a prompt with CLIP
-    /// guidance (default: mini-CLIP guiding the VQ decoder), graded by the judge.
+    /// guidance (default: from noise, the three mini-CLIPs searching the
+    /// layered generator), graded by the judge.
     Generate(generate::GenerateArgs),
     /// Chapter 6: measure generation with the judge: success rate per kind of
-    /// prompt (and on held-out colour–shape pairs), time per picture, and the
-    /// ablation over generators and starts.
+    /// prompt (and on held-out colour–shape pairs), time per picture, from
+    /// noise and by retrieval, the ablation over generators and starts, and
+    /// the targets.
     GenerateReport(reports::GenerateReportArgs),
     /// Chapter 6: measure generation from noise with the judge: the layered
     /// generator's N(0, 1) samples, and its search on the test prompts of
     /// generate-report beside retrieval from drawn scenes.
     NoiseReport(reports::NoiseReportArgs),
+    /// Chapter 6: mini-CLIP against the robust mini-CLIP (trained on PGD
+    /// perturbations), each guiding raw pixels and the layered generator,
+    /// judged.
+    RobustReport(reports::RobustReportArgs),
     /// Chapter 7: measure editing (recolour a drawn shape, keep its shape and
     /// place) by each method, and generation from image prompts, with the judge.
     EditReport(reports::EditReportArgs),
@@ -105,6 +111,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Generate(args) => generate::generate(&args),
         Command::GenerateReport(args) => reports::generate_report(&args),
         Command::NoiseReport(args) => reports::noise_report(&args),
+        Command::RobustReport(args) => reports::robust_report(&args),
         Command::EditReport(args) => reports::edit_report(&args),
         Command::TrainVq(args) => vq::train_vq(&args),
         Command::TrainPrior(args) => prior::train_prior(&args),

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use clip_art::clip::Clip;
-use clip_art::clip::mini::{self, shipped_ensemble};
+use clip_art::clip::mini::{self, MiniClip, shipped_ensemble, shipped_robust};
 use clip_art::eval::editing::edit_report as measure_editing;
 use clip_art::eval::from_noise::{from_noise_report, layered_samples};
 use clip_art::eval::generation::generate_report as measure_generation;
+use clip_art::eval::robust::robust_report as measure_robustness;
 use clip_art::guide::generate::{BankKind, DEFAULT_BANK, Settings};
 use clip_art::guide::layers::{self, LayeredGenerator};
 use clip_art::guide::vq::VqModel;
@@ -19,7 +20,8 @@ use crate::output::{Bars, check_outputs, save, write_text};
 
 #[derive(clap::Args)]
 pub struct GenerateReportArgs {
-    /// Test prompts per kind (four kinds) for the default method (1–10,000).
+    /// Test prompts per kind (four kinds) for the default method (from noise)
+    /// and for retrieval (1–10,000).
     #[arg(long, default_value_t = 30, value_parser = crate::limits::count)]
     pub count: usize,
     /// Test prompts per kind for each other method of the ablation, 0–1,000
@@ -28,7 +30,8 @@ pub struct GenerateReportArgs {
     pub ablation_count: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Settings of the default row (as `generate`'s flags, with its bounds).
+    /// Settings of the retrieval row, which the ablation changes (as
+    /// `generate --generator vq`'s flags, with their bounds).
     #[arg(long, value_parser = crate::limits::guidance_steps)]
     pub steps: Option<usize>,
     #[arg(long)]
@@ -71,6 +74,25 @@ pub struct NoiseReportArgs {
 }
 
 #[derive(clap::Args)]
+pub struct RobustReportArgs {
+    /// Test prompts per kind (four kinds) for the layered generator, 1–10,000.
+    #[arg(long, default_value_t = 30, value_parser = crate::limits::count)]
+    pub count: usize,
+    /// Test prompts per kind for raw pixels (slower), 1–10,000.
+    #[arg(long, default_value_t = 5, value_parser = crate::limits::count)]
+    pub pixel_count: usize,
+    /// Chooses the test prompts as generate-report's seed does.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for the table and the pictures.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args)]
 pub struct EditReportArgs {
     /// Edits (and image prompts) per method (1–10,000).
     #[arg(long, default_value_t = 20, value_parser = crate::limits::count)]
@@ -85,10 +107,15 @@ pub struct EditReportArgs {
     pub out: PathBuf,
 }
 
-/// `clip-art generate-report`: chapter 6's judged table, the pictures of the
-/// default method and every verdict.
+/// `clip-art generate-report`: chapter 6's judged table, its targets, the
+/// pictures of the default method (from noise) and every verdict.
 pub fn generate_report(args: &GenerateReportArgs) -> anyhow::Result<()> {
-    let files = ["generated.png", "generated.txt", "generate-report.md"];
+    let files = [
+        "generated.png",
+        "generated.txt",
+        "generate-report.md",
+        "generate-targets.md",
+    ];
     check_outputs(&args.out, &files)?;
     let mut settings = Settings::new(mini::Config::default().image_size);
     settings.steps = args.steps.unwrap_or(settings.steps);
@@ -118,7 +145,10 @@ pub fn generate_report(args: &GenerateReportArgs) -> anyhow::Result<()> {
     let out = &args.out;
     save(&report.grid()?, &out.join(files[0]))?;
     write_text(&out.join(files[1]), &report.verdicts())?;
-    write_text(&out.join(files[2]), &report.table.to_string())
+    write_text(&out.join(files[2]), &report.table.to_string())?;
+    let targets = report.targets().to_string();
+    println!("{targets}");
+    write_text(&out.join(files[3]), &targets)
 }
 
 /// The N(0, 1) samples the judge grades in `noise-report`.
@@ -155,6 +185,31 @@ pub fn noise_report(args: &NoiseReportArgs) -> anyhow::Result<()> {
     save(&report.grid()?, &out.join(files[2]))?;
     write_text(&out.join(files[3]), &report.verdicts())?;
     write_text(&out.join(files[4]), &report.table.to_string())
+}
+
+/// `clip-art robust-report`: mini-CLIP against the robust mini-CLIPs, each
+/// guiding raw pixels and the layered generator, judged.
+pub fn robust_report(args: &RobustReportArgs) -> anyhow::Result<()> {
+    let out = &args.out;
+    let files = ["robust-guide.png", "robust-report.md"];
+    check_outputs(out, &files)?;
+    let device = device::open(args.device)?;
+    let standard = MiniClip::shipped(&device)?;
+    let (robust2, robust8) =
+        (shipped_robust(2, &device)?, shipped_robust(8, &device)?);
+    let report = measure_robustness(
+        &[
+            ("mini-CLIP", &standard),
+            ("robust mini-CLIP (2/255)", &robust2),
+            ("robust mini-CLIP (8/255)", &robust8),
+        ],
+        args.count,
+        args.pixel_count,
+        args.seed,
+        &Bars::default(),
+    )?;
+    save(&report.pictures, &out.join(files[0]))?;
+    write_text(&out.join(files[1]), &report.table.to_string())
 }
 
 /// `clip-art edit-report`: chapter 7's judged tables — editing by each
