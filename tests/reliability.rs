@@ -23,13 +23,18 @@ fn run(folder: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-/// A quick `generate` (few steps, small bank) with more flags.
+/// A quick `generate` (few steps, retrieval from a small bank, by the VQ
+/// decoder unless `extra` names a generator) with more flags.
 fn generate(
     folder: &Path,
     prompt: &str,
     extra: &[&str],
 ) -> (Option<i32>, String, String) {
-    let mut args = vec!["generate", prompt, "--steps", "2", "--bank", "16"];
+    let mut args = vec!["generate", prompt, "--steps", "2"];
+    args.extend(["--start", "retrieve", "--bank", "16"]);
+    if !extra.contains(&"--generator") {
+        args.extend(["--generator", "vq"]);
+    }
     args.extend_from_slice(extra);
     run(folder, &args)
 }
@@ -150,6 +155,7 @@ fn parallel_runs_to_one_path_never_overwrite_each_other() {
             Command::new(env!("CARGO_BIN_EXE_clip-art"))
                 .current_dir(dir.path())
                 .args(["generate", "a red circle", "--steps", "2", "--bank", "16"])
+                .args(["--generator", "vq", "--start", "retrieve"])
                 .args(["--out", "same.png", "--seed", &seed.to_string()])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -248,6 +254,10 @@ fn ctrl_c_while_the_bank_is_ranked_stops_the_run_with_130() {
     let args = [
         "generate",
         "a red circle",
+        "--generator",
+        "vq",
+        "--start",
+        "retrieve",
         "--bank",
         "16384",
         "--out",
