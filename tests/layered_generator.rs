@@ -9,7 +9,7 @@ use clip_art::eval::generation::{is_valid_scene, test_prompts};
 use clip_art::guide::engine::Guide;
 use clip_art::guide::layers::{
     Config, GeneticSettings, Layer, LayeredGenerator, SPRITE_SIDE, SearchSettings,
-    cut_out, genetic_search, k_means, search,
+    cut_out, genetic_search, k_means, search, search_watched,
 };
 use clip_art::guide::prompts::Prompt;
 use clip_art::nn::batch::batch_to_images;
@@ -171,6 +171,52 @@ fn the_search_from_noise_draws_what_most_test_prompts_ask_and_a_seed_fixes_it()
     }
     // noise-report measures 88% on 100 prompts; 9 of 12 leaves room for chance.
     assert!(right.len() >= 9, "right only for {right:?}");
+    Ok(())
+}
+
+/// What `clip-art serve` shows: the watcher sees every latent of the kept
+/// path, in order, with its loss; a watcher that says stop ends the search
+/// at once, with a picture from what it had.
+#[test]
+fn the_watched_search_shows_each_step_and_stops_when_told() -> anyhow::Result<()> {
+    use std::ops::ControlFlow;
+    let generator = generator()?;
+    let clip = shipped_ensemble(&Device::Cpu)?;
+    let guide = Guide::new(
+        &clip,
+        &Prompt::parse_all("a red circle above a blue square")?,
+    )?;
+    let settings = SearchSettings::default();
+    let mut seen: Vec<(Vec<f32>, f32)> = Vec::new();
+    let found = search_watched(&generator, &guide, &settings, &mut |z, loss| {
+        seen.push((z.to_vec(), loss));
+        ControlFlow::Continue(())
+    })?;
+    let unwatched = search(&generator, &guide, &settings)?;
+    assert_eq!(
+        found.latent, unwatched.latent,
+        "watching changed the search"
+    );
+    let mut rest = seen.iter();
+    for step in &found.path {
+        assert!(rest.any(|s| s == step), "the watcher missed {step:?}");
+    }
+    assert!(
+        seen.len() > found.path.len(),
+        "only the kept start was shown"
+    );
+
+    let mut told = 0;
+    let stopped = search_watched(&generator, &guide, &settings, &mut |_, _| {
+        told += 1;
+        if told == 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    assert_eq!(told, 2);
+    assert_eq!(stopped.path, seen[..2].to_vec());
     Ok(())
 }
 

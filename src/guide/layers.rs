@@ -10,6 +10,8 @@
 //! sprite, which colour), so [`search`] moves it one attribute at a time
 //! and keeps what the guide scores better.
 
+use std::ops::ControlFlow;
+
 use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -406,6 +408,9 @@ impl Default for SearchSettings {
     }
 }
 
+/// Every latent a climb went through, with the guide's loss for it.
+pub type Trail = Vec<(Vec<f32>, f32)>;
+
 /// What [`search`] found: the latent, its picture `[1, 3, s, s]`, the
 /// guide's loss for it, and the way there: every latent the kept start
 /// went through, with its loss (the start first, the result last).
@@ -445,6 +450,19 @@ pub fn search(
     guide: &Guide,
     settings: &SearchSettings,
 ) -> anyhow::Result<Found> {
+    search_watched(generator, guide, settings, &mut |_, _| {
+        ControlFlow::Continue(())
+    })
+}
+
+/// The same, telling `watch` every latent a climb reaches and its loss, as
+/// it happens (a live picture); `Break` ends the search with the best path so far.
+pub fn search_watched(
+    generator: &LayeredGenerator,
+    guide: &Guide,
+    settings: &SearchSettings,
+    watch: &mut dyn FnMut(&[f32], f32) -> ControlFlow<()>,
+) -> anyhow::Result<Found> {
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let noise = generator.noise(settings.samples, &mut rng)?;
     let losses = guide.scores(&generator.decode(&noise)?)?;
@@ -459,10 +477,13 @@ pub fn search(
     ranked.retain(|&i| !overlapping[i]);
     for &start in ranked.iter().take(settings.starts) {
         let from = (noise.get(start)?.to_vec1()?, losses[start]);
-        let path = climb(generator, guide, from, settings.rounds)?;
+        let (path, flow) = climb(generator, guide, from, settings.rounds, watch)?;
         let end = |p: &[(Vec<f32>, f32)]| p.last().map_or(f32::MAX, |(_, l)| *l);
         if best.as_ref().is_none_or(|b| end(&path) < end(b)) {
             best = Some(path);
+        }
+        if flow.is_break() {
+            break;
         }
     }
     let path = best.ok_or_else(|| anyhow::anyhow!("no starts to search from"))?;
@@ -472,15 +493,21 @@ pub fn search(
 
 // ANCHOR: climb
 /// From a latent and its loss, at most `rounds` times: score every change of
-/// one attribute and take the best, while the loss falls. Returns the path.
+/// one attribute and take the best, while the loss falls. Returns the path,
+/// and whether `watch`, told of each latent on it, asked to stop.
 fn climb(
     generator: &LayeredGenerator,
     guide: &Guide,
     from: (Vec<f32>, f32),
     rounds: usize,
-) -> anyhow::Result<Vec<(Vec<f32>, f32)>> {
+    watch: &mut dyn FnMut(&[f32], f32) -> ControlFlow<()>,
+) -> anyhow::Result<(Trail, ControlFlow<()>)> {
+    let mut flow = watch(&from.0, from.1);
     let mut path = vec![from];
     for _ in 0..rounds {
+        if flow.is_break() {
+            break;
+        }
         let (latent, loss) = &path[path.len() - 1];
         let changed = generator.neighbours(latent);
         let scores = guide.scores(&generator.decode_rows(&changed)?)?;
@@ -492,9 +519,10 @@ fn climb(
         if score >= *loss {
             break;
         }
+        flow = watch(&changed[i], score);
         path.push((changed[i].clone(), score));
     }
-    Ok(path)
+    Ok((path, flow))
 }
 // ANCHOR_END: climb
 

@@ -214,11 +214,77 @@ impl GenerateArgs {
 /// Runs `clip-art generate`.
 pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let description = args.prompt.clone().unwrap_or_default();
+    // A prompt that cannot be read is refused before any folder is made.
+    if let Some(text) = &args.prompt {
+        Prompt::parse_all(text)?;
+    }
+    let (out, gif) = outputs(args, &description)?;
+    // The layered generator's search is quick: no progress bar.
+    let bar = (args.generator() != GeneratorKind::Layers)
+        .then(|| progress_bar("generate", 1));
+    let made = make(args, args.gif.is_some(), &mut |seen| {
+        if let Some(bar) = &bar {
+            bar.set_length(seen.total as u64);
+            bar.set_position(seen.done as u64);
+            bar.set_message(format!("loss {:.4}", seen.loss));
+        }
+        if interrupted() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    write_outputs(args, (&out, gif.as_ref()), &made.run, &made.text)?;
+    println!(
+        "wrote {} in {:.1} s",
+        out.path().display(),
+        made.run.seconds
+    );
+    if let Some(verdict) = &made.verdict {
+        println!("judge: {verdict}");
+    }
+    if made.run.stopped {
+        let saved = format!("saved the last frame to {}", out.path().display());
+        return Err(Interrupted(saved).into());
+    }
+    Ok(())
+}
+
+/// A finished run, the judge's verdict and the PNG's text chunks.
+pub struct Made {
+    pub run: Run,
+    pub verdict: Option<String>,
+    pub text: Vec<(&'static str, String)>,
+}
+
+/// One step of a run as its watcher sees it: how far it is, the guide's
+/// loss, and the picture when one was taken.
+pub struct Seen<'a> {
+    pub done: usize,
+    pub total: usize,
+    pub loss: f32,
+    pub frame: Option<&'a RgbImage>,
+}
+
+/// Told of every step; `Break` stops the run, which keeps its last picture.
+pub type Watch<'a> = dyn FnMut(Seen) -> ControlFlow<()> + 'a;
+
+/// What `generate` does between reading its flags and writing its files:
+/// the models, the guide, the run (`watch` sees each step, with a picture
+/// when `frames`), and the judge.
+pub fn make(
+    args: &GenerateArgs,
+    frames: bool,
+    watch: &mut Watch,
+) -> anyhow::Result<Made> {
+    let description = args.prompt.clone().unwrap_or_default();
     let prompts = match &args.prompt {
         Some(text) => Prompt::parse_all(text)?,
         None => Vec::new(),
     };
-    let (out, gif) = outputs(args, &description)?;
     let size = match args.generator() {
         GeneratorKind::Vq => vq::Config::default().image_size,
         GeneratorKind::Layers => layers::Config::default().image_size,
@@ -246,19 +312,19 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         &device,
     )?;
     let settings = settings_for(args, clip.image_size())?;
-    let run = run(args, &guide, &settings, init.as_ref(), size, &device)?;
+    let run = run(
+        args,
+        &guide,
+        &settings,
+        init.as_ref(),
+        size,
+        &device,
+        frames,
+        watch,
+    )?;
     let verdict = judge(&prompts, &run.image);
     let text = png_text(args, &description, &settings, &run, verdict.as_deref());
-    write_outputs(args, (&out, gif.as_ref()), &run, &text)?;
-    println!("wrote {} in {:.1} s", out.path().display(), run.seconds);
-    if let Some(verdict) = verdict {
-        println!("judge: {verdict}");
-    }
-    if run.interrupted {
-        let saved = format!("saved the last frame to {}", out.path().display());
-        return Err(Interrupted(saved).into());
-    }
-    Ok(())
+    Ok(Made { run, verdict, text })
 }
 
 /// Flags about models that the chosen ones cannot use are refused, not ignored.
@@ -367,20 +433,22 @@ fn settings_for(args: &GenerateArgs, clip_size: usize) -> anyhow::Result<Setting
     Ok(settings)
 }
 
-/// What a run left: the picture, whether Ctrl-C stopped it, and its frames.
-struct Run {
-    image: RgbImage,
-    interrupted: bool,
-    frames: Vec<RgbImage>,
-    seconds: f32,
+/// What a run left: the picture, whether its watcher stopped it, and its
+/// frames.
+pub struct Run {
+    pub image: RgbImage,
+    pub stopped: bool,
+    pub frames: Vec<RgbImage>,
+    pub seconds: f32,
 }
 
-/// One step of any generator, as the progress bar and the GIF hear it.
+/// One step of any generator, as `run` hears it.
 type OnStep<'a> =
     dyn FnMut(usize, usize, f32, &dyn Generator) -> ControlFlow<()> + 'a;
 
-/// Generates with a progress bar; Ctrl-C ends the run after the current step
-/// and the last frame is kept.
+/// Generates, telling `watch` of each step (with a picture every twentieth
+/// of the steps when `frames`); when it says stop, the last picture is kept.
+#[allow(clippy::too_many_arguments)]
 fn run(
     args: &GenerateArgs,
     guide: &Guide,
@@ -388,34 +456,36 @@ fn run(
     init: Option<&Tensor>,
     size: usize,
     device: &Device,
+    frames: bool,
+    watch: &mut Watch,
 ) -> anyhow::Result<Run> {
     if args.generator() == GeneratorKind::Layers {
         anyhow::ensure!(
             init.is_none(),
             "--init works with --generator vq, vqgan or pixels"
         );
-        return run_layers(args.gif.is_some(), guide, settings, device);
+        return run_layers(frames, guide, settings, device, watch);
     }
-    let bar = progress_bar("generate", settings.steps * settings.restarts);
+    let total = settings.steps * settings.restarts;
     let frame_every = (settings.steps / 20).max(1);
-    let mut frames = Vec::new();
+    let mut recorded = Vec::new();
     let started = Instant::now();
     let mut on_step =
         |restart: usize, step: usize, loss: f32, generator: &dyn Generator| {
-            bar.set_position((restart * settings.steps + step + 1) as u64);
-            bar.set_message(format!("restart {}, loss {loss:.4}", restart + 1));
-            if args.gif.is_some() && step % frame_every == 0 {
-                if let Ok(frame) = snapshot(generator) {
-                    frames.push(frame);
-                }
-            }
-            if interrupted() {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
+            let frame = (frames && step % frame_every == 0)
+                .then(|| snapshot(generator).ok())
+                .flatten();
+            let done = restart * settings.steps + step + 1;
+            let flow = watch(Seen {
+                done,
+                total,
+                loss,
+                frame: frame.as_ref(),
+            });
+            recorded.extend(frame);
+            flow
         };
-    let (picture, interrupted) = match args.generator() {
+    let (picture, stopped) = match args.generator() {
         GeneratorKind::Vq => {
             run_vq(args, guide, settings, init, device, &mut on_step)?
         }
@@ -424,24 +494,25 @@ fn run(
         }
         kind => run_free(kind, guide, settings, init, size, device, &mut on_step)?,
     };
-    bar.finish_and_clear();
     let image =
         tensor_to_image(&picture.to_dtype(candle_core::DType::F32)?.get(0)?)?;
     Ok(Run {
         image,
-        interrupted,
-        frames,
+        stopped,
+        frames: recorded,
         seconds: started.elapsed().as_secs_f32(),
     })
 }
 
-/// The layered generator, from noise: the guide's search over its latents
-/// (quick: no progress bar). The GIF shows the kept start and each change.
+/// The layered generator, from noise: the guide's search over its latents.
+/// `watch` sees every latent a climb reaches, live; the frames kept are the
+/// kept start and each change.
 fn run_layers(
-    with_frames: bool,
+    frames: bool,
     guide: &Guide,
     settings: &Settings,
     device: &Device,
+    watch: &mut Watch,
 ) -> anyhow::Result<Run> {
     let started = Instant::now();
     let generator = LayeredGenerator::learn(&layers::Config::default(), device)?;
@@ -451,19 +522,52 @@ fn run_layers(
         seed: settings.seed,
         ..SearchSettings::default()
     };
-    let found = layers::search(&generator, guide, &search_settings)?;
-    let mut frames = Vec::new();
-    if with_frames {
+    let total = settings.restarts * (settings.steps + 1);
+    let (mut done, mut stopped) = (0, false);
+    let found = layers::search_watched(
+        &generator,
+        guide,
+        &search_settings,
+        &mut |latent, loss| {
+            done += 1;
+            let frame = match frames {
+                true => match picture_of(&generator, latent) {
+                    Ok(frame) => Some(frame),
+                    Err(_) => return ControlFlow::Break(()),
+                },
+                false => None,
+            };
+            let flow = watch(Seen {
+                done: done.min(total),
+                total,
+                loss,
+                frame: frame.as_ref(),
+            });
+            stopped |= flow.is_break();
+            flow
+        },
+    )?;
+    let mut kept = Vec::new();
+    if frames {
         let path: Vec<Vec<f32>> =
             found.path.iter().map(|(z, _)| z.clone()).collect();
-        frames = batch_to_images(&generator.decode_rows(&path)?)?;
+        kept = batch_to_images(&generator.decode_rows(&path)?)?;
     }
     Ok(Run {
         image: tensor_to_image(&found.picture.get(0)?)?,
-        interrupted: false,
-        frames,
+        stopped,
+        frames: kept,
         seconds: started.elapsed().as_secs_f32(),
     })
+}
+
+/// The layered generator's picture of one latent.
+fn picture_of(
+    generator: &LayeredGenerator,
+    latent: &[f32],
+) -> anyhow::Result<RgbImage> {
+    let picture = generator.decode_rows(&[latent.to_vec()])?;
+    tensor_to_image(&picture.get(0)?)
 }
 
 /// The VQ decoder: from random codes, from the bank scenes the guide ranks
@@ -572,7 +676,7 @@ fn steer(
 /// What the judge says of the picture, for the first prompt that asks for
 /// something; said out loud when the judge cannot read that prompt, so that
 /// a missing verdict is never mistaken for a silent pass.
-fn judge(prompts: &[Prompt], image: &RgbImage) -> Option<String> {
+pub fn judge(prompts: &[Prompt], image: &RgbImage) -> Option<String> {
     let asked = prompts.iter().find(|p| p.weight > 0.0)?;
     Some(match Request::parse(&asked.text) {
         None => format!(
@@ -607,17 +711,17 @@ fn png_text(
     if let Some(verdict) = verdict {
         text.push(("clip-art judge", verdict.to_string()));
     }
-    if run.interrupted {
+    if run.stopped {
         text.push((
             "clip-art interrupted",
-            "stopped by Ctrl-C; this is the last frame".into(),
+            "stopped before the end; this is the last frame".into(),
         ));
     }
     text
 }
 
 /// The PNG with its text chunks, and the GIF.
-fn write_outputs(
+pub fn write_outputs(
     args: &GenerateArgs,
     (out, gif): (&OutputFile, Option<&OutputFile>),
     run: &Run,

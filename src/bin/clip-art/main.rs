@@ -13,6 +13,7 @@ mod limits;
 mod output;
 mod prior;
 mod reports;
+mod serve;
 mod shapes;
 mod vq;
 mod weights;
@@ -82,6 +83,10 @@ enum Command {
     TrainPrior(prior::TrainPriorArgs),
     /// Regenerate the book's figures and measured tables (book/src/generated).
     BookFigures(book::BookFiguresArgs),
+    /// The lecture in a browser: a page where a prompt becomes a picture,
+    /// frame by frame, judged, with a gallery of the session (default
+    /// http://127.0.0.1:8080/).
+    Serve(serve::ServeArgs),
     /// Chapter 8: the real models' published weights: `list` what is cached,
     /// `fetch NAME` (with the `hub` feature) from its mirrors in turn.
     Weights(weights::WeightsArgs),
@@ -90,10 +95,14 @@ enum Command {
 fn main() -> std::process::ExitCode {
     allocator::keep_freed_memory();
     let command = Cli::parse().command;
-    // These are quick, or (train-shapes) the lesson's own training loops.
+    // These are quick, or (train-shapes) the lesson's own training loops, or
+    // (serve) a server, whose Ctrl-C ends it at once.
     let quick = matches!(
         command,
-        Command::OneHot(_) | Command::ZeroShot(_) | Command::TrainShapes(_)
+        Command::OneHot(_)
+            | Command::ZeroShot(_)
+            | Command::TrainShapes(_)
+            | Command::Serve(_)
     );
     let handler = output::stop_on_ctrl_c(!quick);
     output::exit_code(handler.and_then(|()| run(command)))
@@ -116,6 +125,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::TrainVq(args) => vq::train_vq(&args),
         Command::TrainPrior(args) => prior::train_prior(&args),
         Command::BookFigures(args) => book::book_figures(&args),
+        Command::Serve(args) => serve::serve(&args),
         Command::Weights(args) => weights::weights(&args),
     }
 }
