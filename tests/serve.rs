@@ -434,3 +434,61 @@ fn twenty_clients_at_once_are_all_answered() {
     );
     assert!(peak < 2048.0, "the server held {peak:.0} MiB");
 }
+
+/// Folders given on the server's command line add VQGAN+CLIP and OpenAI's
+/// CLIP to the page's choices (here the tiny fixtures). The VQGAN runs; the
+/// tiny CLIP's folder has no tokenizer, and the page hears that, in words.
+#[test]
+fn the_real_models_given_to_the_server_are_offered_and_run() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let (vqgan, clip) = (
+        format!("{fixtures}/vqgan/tiny"),
+        format!("{fixtures}/clip/tiny"),
+    );
+    let server = Server::start(&["--vqgan", &vqgan, "--clip", &clip]);
+    let options: Value = ureq::get(&format!("{}/api/options", server.url))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let values = |key: &str| -> Vec<String> {
+        let choices = options[key].as_array().unwrap();
+        choices
+            .iter()
+            .map(|c| c["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        values("generators").contains(&"vqgan".to_string()),
+        "{options}"
+    );
+    assert!(
+        values("guides").contains(&"openai".to_string()),
+        "{options}"
+    );
+
+    let answer = ask(
+        &server,
+        json!({ "prompt": "a red circle", "generator": "vqgan", "steps": 3 }),
+    );
+    let done = of_kind(&answer, "done");
+    assert_eq!(done.len(), 1, "{:?}", answer.events);
+    let settings = done[0]["settings"].as_str().unwrap();
+    assert!(settings.starts_with("generator=Vqgan vqgan="), "{settings}");
+
+    let answer = ask(
+        &server,
+        json!({ "prompt": "a red circle", "guide": "openai" }),
+    );
+    let failed = of_kind(&answer, "failed");
+    assert_eq!(failed.len(), 1, "{:?}", answer.events);
+    assert!(
+        failed[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no merges.txt"),
+        "{}",
+        failed[0]
+    );
+    assert_eq!(server.status()["failed"], 1);
+}

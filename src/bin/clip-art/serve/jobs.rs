@@ -217,7 +217,7 @@ impl Queue {
         let _ = job.events.blocking_send(Event::Started { id: job.id });
         let deadline = Instant::now() + self.time_limit;
         let (mut left, mut late) = (false, false);
-        let made = generate::make(&job.args, true, &mut |seen| {
+        let mut watch = |seen: generate::Seen| {
             if let Some(frame) = seen.frame {
                 let frame = Event::Frame {
                     done: seen.done,
@@ -235,6 +235,13 @@ impl Queue {
             } else {
                 ControlFlow::Continue(())
             }
+        };
+        // A bug in one job is that job's error; the worker goes on.
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            generate::make(&job.args, true, &mut watch)
+        }))
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!("the job failed inside the server (a bug)"))
         });
         let outcome = match made {
             _ if left => Outcome::Cancelled,
