@@ -40,6 +40,9 @@ pub use crate::eval::generation::is_valid_scene;
 pub use crate::eval::shapes::run_experiment;
 pub use crate::eval::table::Table;
 pub use crate::guide::augment::Distortions;
+pub use crate::guide::big_sleep::{
+    BigSleepSettings, Dreamed, big_sleep, latent_statistics_loss,
+};
 pub use crate::guide::cutouts::{Cutouts, Resampling};
 pub use crate::guide::editing::{EDIT_WEIGHT, EditMethod, edit};
 pub use crate::guide::engine::{Guide, GuideConfig, Keep};

@@ -15,11 +15,13 @@ use super::generation::{
 use super::table::Table;
 use crate::basics::pixels::tensor_to_image;
 use crate::clip::Clip;
+use crate::guide::big_sleep::{BigSleepSettings, big_sleep};
 use crate::guide::engine::Guide;
 use crate::guide::generate::{BANK_SEED, Bank, BankKind, Settings};
 use crate::guide::layers::{
     Found, GeneticSettings, LayeredGenerator, SearchSettings, genetic_search, search,
 };
+use crate::guide::prior::ScenePrior;
 use crate::guide::prompts::Prompt;
 use crate::guide::vq::VqModel;
 use crate::nn::batch::batch_to_images;
@@ -84,7 +86,33 @@ pub fn layered_trials(
     generator: &LayeredGenerator,
     searcher: &Searcher,
     prompts: &[(Kind, String)],
+    on_trial: impl FnMut(&Trial),
+) -> anyhow::Result<Vec<Trial>> {
+    judged_trials(clip, prompts, on_trial, |guide| {
+        Ok(searcher.run(generator, guide)?.picture)
+    })
+}
+
+/// Big Sleep's recipe on the scene prior for every prompt, graded.
+pub fn big_sleep_trials(
+    clip: &dyn Clip,
+    prior: &ScenePrior,
+    settings: &BigSleepSettings,
+    prompts: &[(Kind, String)],
+    on_trial: impl FnMut(&Trial),
+) -> anyhow::Result<Vec<Trial>> {
+    judged_trials(clip, prompts, on_trial, |guide| {
+        Ok(big_sleep(prior, guide, settings, clip.device())?.picture)
+    })
+}
+
+/// For every prompt, a picture `[1, 3, s, s]` from `draw` (given the
+/// prompt's guide), graded by the judge and timed.
+fn judged_trials(
+    clip: &dyn Clip,
+    prompts: &[(Kind, String)],
     mut on_trial: impl FnMut(&Trial),
+    mut draw: impl FnMut(&Guide) -> anyhow::Result<candle_core::Tensor>,
 ) -> anyhow::Result<Vec<Trial>> {
     let mut trials = Vec::new();
     for (kind, text) in prompts {
@@ -94,8 +122,7 @@ pub fn layered_trials(
         let request = Request::parse(text).ok_or_else(|| {
             anyhow::anyhow!("test prompt {text:?} is not in the scenes' language")
         })?;
-        let found = searcher.run(generator, &guide)?;
-        let picture = tensor_to_image(&found.picture.get(0)?)?;
+        let picture = tensor_to_image(&draw(&guide)?.get(0)?)?;
         let trial = Trial {
             kind: *kind,
             prompt: text.clone(),
@@ -147,10 +174,13 @@ fn searches() -> [(&'static str, Searcher); 5] {
 
 /// The judged table of generation from noise on `count` test prompts per
 /// kind (the prompts of `generate-report` with the same seed), with
-/// retrieval's row first as the contrast. Returns the default search's trials.
+/// retrieval's row first as the contrast, the layered generator's searches,
+/// and Big Sleep's recipe on the scene prior. Returns the default search's
+/// trials.
 pub fn from_noise_report(
     clip: &dyn Clip,
     generator: &LayeredGenerator,
+    prior: &ScenePrior,
     count: usize,
     seed: u64,
     progress: &dyn Progress,
@@ -190,6 +220,16 @@ pub fn from_noise_report(
             default_trials = trials;
         }
     }
+    let label = "Big Sleep's recipe on the scene prior: Adam on its latent, \
+                 latent statistics, 16 cutouts, EMA (60 steps)";
+    progress.begin("prompts", prompts.len());
+    let settings = BigSleepSettings::new(clip.image_size());
+    let trials = big_sleep_trials(clip, prior, &settings, &prompts, |_| {
+        progress.advance(label)
+    })?;
+    progress.finish();
+    table.push(summary_row(label, &trials));
+    progress.report(&table.last_row_markdown());
     Ok(GenerationReport {
         table,
         trials: default_trials,

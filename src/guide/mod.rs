@@ -8,6 +8,7 @@
 //! VQGAN (`vqgan`). [`crate::eval`] measures them with the judge.
 
 pub mod augment;
+pub mod big_sleep;
 pub mod cutouts;
 pub mod editing;
 pub mod engine;

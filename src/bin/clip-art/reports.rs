@@ -11,6 +11,7 @@ use clip_art::eval::generation::generate_report as measure_generation;
 use clip_art::eval::robust::robust_report as measure_robustness;
 use clip_art::guide::generate::{BankKind, DEFAULT_BANK, Settings};
 use clip_art::guide::layers::{self, LayeredGenerator};
+use clip_art::guide::prior::ScenePrior;
 use clip_art::guide::vq::VqModel;
 use clip_art::nn::device::{self, DeviceChoice};
 use clip_art::viz::picture::Picture;
@@ -173,9 +174,11 @@ pub fn noise_report(args: &NoiseReportArgs) -> anyhow::Result<()> {
         layered_samples(&generator, LAYERED_SAMPLES, args.seed)?;
     eprintln!("{samples}");
     let clip = shipped_ensemble(&device)?;
+    let prior = ScenePrior::shipped(&device)?;
     let report = from_noise_report(
         &clip,
         &generator,
+        &prior,
         args.count,
         args.seed,
         &Bars::default(),
