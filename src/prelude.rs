@@ -37,6 +37,7 @@ pub use crate::clip::zero_shot::{
 pub use crate::eval::clip::evaluate;
 pub use crate::eval::editing::{EditCase, edit_cases};
 pub use crate::eval::generation::is_valid_scene;
+pub use crate::eval::nada::judge_edit;
 pub use crate::eval::shapes::run_experiment;
 pub use crate::eval::table::Table;
 pub use crate::guide::augment::Distortions;
@@ -51,6 +52,10 @@ pub use crate::guide::generators::{
     Fourier, Generator, PixelDraw, RawPixels, snapshot,
 };
 pub use crate::guide::layers::{Layer, LayeredGenerator, SearchSettings, search};
+pub use crate::guide::nada::{
+    Edit, Freedom, NadaSettings, Tuned, chosen_units, directional_loss, fine_tune,
+    text_direction,
+};
 pub use crate::guide::presets::GeneratorKind;
 pub use crate::guide::prior::ScenePrior;
 pub use crate::guide::prompts::Prompt;

@@ -233,5 +233,6 @@ pub fn from_noise_report(
     Ok(GenerationReport {
         table,
         trials: default_trials,
+        nada: None,
     })
 }

@@ -7,6 +7,7 @@ pub mod editing;
 pub mod faces;
 pub mod from_noise;
 pub mod generation;
+pub mod nada;
 pub mod robust;
 pub mod shapes;
 pub mod table;

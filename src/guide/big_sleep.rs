@@ -123,6 +123,7 @@ pub fn big_sleep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::compare::rows_to_tensor;
     use candle_core::Device;
 
     /// The loss computed from scratch, in f64, row by row as Big Sleep's
@@ -146,11 +147,6 @@ mod tests {
         spread + centre + 4.0 * square.max(1.0) + shape
     }
 
-    fn latents(values: &[Vec<f64>]) -> candle_core::Result<Tensor> {
-        let flat: Vec<f32> = values.iter().flatten().map(|&v| v as f32).collect();
-        Tensor::from_vec(flat, (values.len(), values[0].len()), &Device::Cpu)
-    }
-
     #[test]
     fn the_latent_loss_is_big_sleeps_and_its_gradient_matches_a_finite_difference()
     -> anyhow::Result<()> {
@@ -171,14 +167,15 @@ mod tests {
                     .collect()
             })
             .collect();
-        let loss = latent_statistics_loss(&latents(&rows)?)?.to_scalar::<f32>()?;
+        let loss =
+            latent_statistics_loss(&rows_to_tensor(&rows)?)?.to_scalar::<f32>()?;
         assert!(
             (f64::from(loss) - by_hand(&rows)).abs() < 1e-4,
             "{loss} vs {}",
             by_hand(&rows)
         );
 
-        let var = Var::from_tensor(&latents(&rows)?)?;
+        let var = Var::from_tensor(&rows_to_tensor(&rows)?)?;
         let gradient = latent_statistics_loss(var.as_tensor())?.backward()?;
         let gradient = gradient
             .get(var.as_tensor())

@@ -229,6 +229,40 @@ impl LayeredGenerator {
             .reshape((self.config.sprites, 1, SPRITE_SIDE, SPRITE_SIDE))
     }
 
+    /// The generator's parameters: the sprites `[k, SPRITE_SIDE²]` and the
+    /// colours `[6, 3]`, both in [0, 1].
+    pub fn parameters(&self) -> (&Tensor, &Tensor) {
+        (&self.sprites, &self.colours)
+    }
+
+    /// The same generator with other parameters of the same shapes (a
+    /// fine-tuned copy, chapter 6's StyleGAN-NADA).
+    pub fn with_parameters(
+        &self,
+        sprites: Tensor,
+        colours: Tensor,
+    ) -> anyhow::Result<LayeredGenerator> {
+        for (name, given, kept) in [
+            ("sprites", &sprites, &self.sprites),
+            ("colours", &colours, &self.colours),
+        ] {
+            anyhow::ensure!(
+                given.dims() == kept.dims(),
+                "the generator's {name} are {:?}, the new ones {:?}",
+                kept.dims(),
+                given.dims()
+            );
+        }
+        Ok(LayeredGenerator {
+            config: self.config.clone(),
+            sprites,
+            colours,
+            layout: Layout {
+                sprites: self.config.sprites,
+            },
+        })
+    }
+
     /// The latent that paints `objects` (one or two, the first lowest):
     /// a learned sprite by its index, in a colour, cell and size.
     pub fn latent(&self, objects: &[Layer]) -> anyhow::Result<Vec<f32>> {

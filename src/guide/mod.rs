@@ -16,6 +16,7 @@ pub mod generate;
 pub mod generators;
 pub mod layers;
 pub mod loss;
+pub mod nada;
 pub mod presets;
 pub mod prior;
 pub mod prompts;

@@ -17,6 +17,15 @@ pub fn max_difference(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
         .to_scalar::<f32>()
 }
 
+/// Rows of f64 numbers (a from-scratch computation's) as an f32 tensor
+/// `[rows, columns]` on the CPU, for the candle side of a comparison.
+#[cfg(test)]
+pub(crate) fn rows_to_tensor(rows: &[Vec<f64>]) -> candle_core::Result<Tensor> {
+    let flat: Vec<f32> = rows.iter().flatten().map(|&v| v as f32).collect();
+    let columns = rows.first().map_or(0, Vec::len);
+    Tensor::from_vec(flat, (rows.len(), columns), &candle_core::Device::Cpu)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

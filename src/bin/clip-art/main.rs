@@ -71,6 +71,10 @@ enum Command {
     /// perturbations), each guiding raw pixels and the layered generator,
     /// judged.
     RobustReport(reports::RobustReportArgs),
+    /// Chapter 6: StyleGAN-NADA's fine-tuning — a copy of the layered
+    /// generator tuned by the guide from a source text to a target text
+    /// ("circle → square"), with no picture of the target; judged.
+    NadaReport(reports::NadaReportArgs),
     /// Chapter 7: measure editing (recolour a drawn shape, keep its shape and
     /// place) by each method, and generation from image prompts, with the judge.
     EditReport(reports::EditReportArgs),
@@ -121,6 +125,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::GenerateReport(args) => reports::generate_report(&args),
         Command::NoiseReport(args) => reports::noise_report(&args),
         Command::RobustReport(args) => reports::robust_report(&args),
+        Command::NadaReport(args) => reports::nada_report(&args),
         Command::EditReport(args) => reports::edit_report(&args),
         Command::TrainVq(args) => vq::train_vq(&args),
         Command::TrainPrior(args) => prior::train_prior(&args),

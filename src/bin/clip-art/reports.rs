@@ -8,9 +8,14 @@ use clip_art::clip::mini::{self, MiniClip, shipped_ensemble, shipped_robust};
 use clip_art::eval::editing::edit_report as measure_editing;
 use clip_art::eval::from_noise::{from_noise_report, layered_samples};
 use clip_art::eval::generation::generate_report as measure_generation;
+use clip_art::eval::nada::{
+    CIRCLE_TO_SQUARE, NADA_SAMPLES, NadaRun, RED_TO_BLUE,
+    nada_report as measure_nada,
+};
 use clip_art::eval::robust::robust_report as measure_robustness;
 use clip_art::guide::generate::{BankKind, DEFAULT_BANK, Settings};
 use clip_art::guide::layers::{self, LayeredGenerator};
+use clip_art::guide::nada::{Freedom, NadaSettings};
 use clip_art::guide::prior::ScenePrior;
 use clip_art::guide::vq::VqModel;
 use clip_art::nn::device::{self, DeviceChoice};
@@ -83,6 +88,25 @@ pub struct RobustReportArgs {
     #[arg(long, default_value_t = 5, value_parser = crate::limits::count)]
     pub pixel_count: usize,
     /// Chooses the test prompts as generate-report's seed does.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Folder for the table and the pictures.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct NadaReportArgs {
+    /// N(0, 1) samples the judge reads from each fine-tuned copy, 1–10,000.
+    #[arg(long, default_value_t = NADA_SAMPLES, value_parser = crate::limits::count)]
+    pub count: usize,
+    /// Steps of each fine-tuning, 1–10,000.
+    #[arg(long, default_value_t = NadaSettings::default().steps, value_parser = crate::limits::guidance_steps)]
+    pub steps: usize,
+    /// Draws the judged samples.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// auto, cpu, cuda or metal.
@@ -208,6 +232,51 @@ pub fn robust_report(args: &RobustReportArgs) -> anyhow::Result<()> {
         ],
         args.count,
         args.pixel_count,
+        args.seed,
+        &Bars::default(),
+    )?;
+    save(&report.pictures, &out.join(files[0]))?;
+    write_text(&out.join(files[1]), &report.table.to_string())
+}
+
+/// `clip-art nada-report`: StyleGAN-NADA's fine-tuning of the layered
+/// generator by each guide, judged.
+pub fn nada_report(args: &NadaReportArgs) -> anyhow::Result<()> {
+    let out = &args.out;
+    let files = ["nada.png", "nada-report.md"];
+    check_outputs(out, &files)?;
+    let device = device::open(args.device)?;
+    let generator = LayeredGenerator::learn(&layers::Config::default(), &device)?;
+    let (ensemble, robust8) =
+        (shipped_ensemble(&device)?, shipped_robust(8, &device)?);
+    let settings = NadaSettings {
+        steps: args.steps,
+        ..NadaSettings::default()
+    };
+    let (ensemble, robust) = (
+        ("three mini-CLIPs", &ensemble as &dyn Clip),
+        ("robust mini-CLIP (8/255)", &robust8 as &dyn Clip),
+    );
+    // The default first (chapter 6's target), then what changes it.
+    let run = |guide, edit, guide_chooses, freedom| NadaRun {
+        guide,
+        edit,
+        guide_chooses,
+        freedom,
+    };
+    let runs = [
+        run(ensemble, CIRCLE_TO_SQUARE, true, Freedom::Mixture),
+        run(ensemble, CIRCLE_TO_SQUARE, false, Freedom::Mixture),
+        run(ensemble, CIRCLE_TO_SQUARE, true, Freedom::Values),
+        run(robust, CIRCLE_TO_SQUARE, true, Freedom::Mixture),
+        run(ensemble, RED_TO_BLUE, true, Freedom::Mixture),
+        run(ensemble, RED_TO_BLUE, true, Freedom::Values),
+    ];
+    let report = measure_nada(
+        &runs,
+        &generator,
+        &settings,
+        args.count,
         args.seed,
         &Bars::default(),
     )?;
