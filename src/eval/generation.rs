@@ -282,13 +282,7 @@ impl GenerationReport {
                 .filter(|t| kinds.contains(&t.kind))
                 .collect();
             let ok = chosen.iter().filter(|t| t.verdict.is_ok()).count();
-            let met = 100 * ok >= target * chosen.len() && !chosen.is_empty();
-            table.push([
-                measure.to_string(),
-                format!("≥ {target}%"),
-                rate(ok, chosen.len()),
-                if met { "yes" } else { "no" }.to_string(),
-            ]);
+            table.push(target_row(measure, ok, chosen.len(), target));
         };
         use Kind::*;
         share(
@@ -322,17 +316,7 @@ impl GenerationReport {
         );
         let nada = "NADA fine-tuning (circle → square): samples changed as asked, rest kept";
         table.push(match self.nada {
-            Some((ok, all)) => [
-                nada.to_string(),
-                "≥ 80%".to_string(),
-                rate(ok, all),
-                if 100 * ok >= 80 * all && all > 0 {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .to_string(),
-            ],
+            Some((ok, all)) => target_row(nada, ok, all, 80),
             None => [nada, "≥ 80%", "by nada-report", "see there"].map(String::from),
         });
         table.push(
@@ -365,6 +349,17 @@ impl GenerationReport {
             .map(|t| verdict_line(&t.prompt, &t.verdict))
             .collect()
     }
+}
+
+/// A row of the targets: `ok` of `all` against at least `target` percent.
+fn target_row(measure: &str, ok: usize, all: usize, target: usize) -> [String; 4] {
+    let met = 100 * ok >= target * all && all > 0;
+    [
+        measure.to_string(),
+        format!("≥ {target}%"),
+        rate(ok, all),
+        if met { "yes" } else { "no" }.to_string(),
+    ]
 }
 
 /// Chapter 6's judged table: `count` test prompts of each kind generated from

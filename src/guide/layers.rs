@@ -154,6 +154,7 @@ pub fn k_means(points: &[Vec<f32>], k: usize, rng: &mut impl Rng) -> Vec<Vec<f32
 /// Where each part of a latent lives: per layer, one logit per sprite, one
 /// per colour, then column, row and size; last, whether the second layer is
 /// painted.
+#[derive(Clone)]
 struct Layout {
     sprites: usize,
 }
@@ -257,9 +258,7 @@ impl LayeredGenerator {
             config: self.config.clone(),
             sprites,
             colours,
-            layout: Layout {
-                sprites: self.config.sprites,
-            },
+            layout: self.layout.clone(),
         })
     }
 

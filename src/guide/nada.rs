@@ -152,6 +152,19 @@ impl Default for NadaSettings {
     }
 }
 
+impl NadaSettings {
+    /// At least one step of at least one latent.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.steps > 0 && self.batch_size > 0,
+            "StyleGAN-NADA needs at least one step of at least one latent, not {} of {}",
+            self.steps,
+            self.batch_size
+        );
+        Ok(())
+    }
+}
+
 // ANCHOR: unit_readings
 /// The guide's cosine between every sprite drawn large in the middle in
 /// every colour (row `sprite · 6 + colour`) and every caption "a {colour}
@@ -184,16 +197,13 @@ pub fn unit_readings(
     let texts = l2_normalize(&guide.text_embeddings(&texts)?)?;
     Ok(images.matmul(&texts.t()?)?.to_vec2()?)
 }
-
 // ANCHOR_END: unit_readings
 
 // ANCHOR: chosen_units
-/// The parts of the generator an edit may change, chosen by the guide, as
-/// StyleGAN-NADA lets CLIP choose which layers to train and freezes the
-/// rest: for a shape edit the sprites the guide reads as the source shape,
-/// for a colour edit the colours it reads as the source colour. A unit is
-/// read as the shape (or colour) whose captions fit its pictures best on
-/// the whole ([`unit_readings`]).
+/// The units an edit may change, chosen by the guide as StyleGAN-NADA
+/// lets CLIP choose the layers to train: the sprites it reads as the source
+/// shape, or the colours it reads as the source colour, by the captions
+/// that fit their pictures best on the whole.
 pub fn chosen_units(
     generator: &LayeredGenerator,
     guide: &dyn Clip,
@@ -247,6 +257,29 @@ pub struct Tuned {
     pub losses: Vec<f32>,
 }
 
+/// The units `edit` changes: the sprites for a shape, the colours for a
+/// colour.
+fn edited_units<'g>(generator: &'g LayeredGenerator, edit: &Edit) -> &'g Tensor {
+    let (sprites, colours) = generator.parameters();
+    match edit {
+        Edit::Shape(..) => sprites,
+        Edit::Colour(..) => colours,
+    }
+}
+
+/// `generator` with the units `edit` changes replaced by `units`.
+fn with_edited_units(
+    generator: &LayeredGenerator,
+    edit: &Edit,
+    units: Tensor,
+) -> anyhow::Result<LayeredGenerator> {
+    let (sprites, colours) = generator.parameters();
+    match edit {
+        Edit::Shape(..) => generator.with_parameters(units, colours.clone()),
+        Edit::Colour(..) => generator.with_parameters(sprites.clone(), units),
+    }
+}
+
 /// Mixture weights are softmax(10 · w): with w the identity, each unit's
 /// weight on itself is e¹⁰/(e¹⁰ + rows − 1) ≈ 1, and a step of Adam moves
 /// the logits as far as a step moves a pixel's value, times ten.
@@ -271,11 +304,7 @@ impl<'a> Trainable<'a> {
         units: &[usize],
         freedom: Freedom,
     ) -> anyhow::Result<Self> {
-        let (sprites, colours) = generator.parameters();
-        let original = match edit {
-            Edit::Shape(..) => sprites.clone(),
-            Edit::Colour(..) => colours.clone(),
-        };
+        let original = edited_units(generator, &edit).clone();
         let rows = original.dim(0)?;
         let chosen: Vec<f32> = (0..rows)
             .map(|r| f32::from(u8::from(units.contains(&r))))
@@ -302,8 +331,8 @@ impl<'a> Trainable<'a> {
 
 // ANCHOR: trainable_copy
 impl Trainable<'_> {
-    /// The copy as the variable makes it now (differentiable).
-    fn copy(&self) -> anyhow::Result<LayeredGenerator> {
+    /// The edited units as the variable makes them now (differentiable).
+    fn units(&self) -> candle_core::Result<Tensor> {
         let var = self.var.as_tensor();
         let free = match self.freedom {
             Freedom::Values => var.clone(),
@@ -311,17 +340,12 @@ impl Trainable<'_> {
                 softmax(&(var * MIX_SHARPNESS)?, 1)?.matmul(&self.original)?
             }
         };
-        let units = (&self.original
-            + (free - &self.original)?.broadcast_mul(&self.chosen)?)?;
-        let (sprites, colours) = self.generator.parameters();
-        match self.edit {
-            Edit::Shape(..) => {
-                self.generator.with_parameters(units, colours.clone())
-            }
-            Edit::Colour(..) => {
-                self.generator.with_parameters(sprites.clone(), units)
-            }
-        }
+        &self.original + (free - &self.original)?.broadcast_mul(&self.chosen)?
+    }
+
+    /// The copy the guide sees now.
+    fn copy(&self) -> anyhow::Result<LayeredGenerator> {
+        with_edited_units(self.generator, &self.edit, self.units()?)
     }
 
     /// After a step: a mask and a colour live in [0, 1].
@@ -347,23 +371,12 @@ pub fn fine_tune(
     edit: &Edit,
     settings: &NadaSettings,
 ) -> anyhow::Result<Tuned> {
-    anyhow::ensure!(
-        settings.steps > 0 && settings.batch_size > 0,
-        "StyleGAN-NADA needs at least one step of at least one latent, not {} of {}",
-        settings.steps,
-        settings.batch_size
-    );
+    settings.check()?;
     let direction = text_direction(guide, &edit.text_pairs())?;
     let units = if settings.guide_chooses {
         chosen_units(generator, guide, edit)?
     } else {
-        let (sprites, colours) = generator.parameters();
-        let edited = if matches!(edit, Edit::Shape(..)) {
-            sprites
-        } else {
-            colours
-        };
-        (0..edited.dim(0)?).collect()
+        (0..edited_units(generator, edit).dim(0)?).collect()
     };
     let trainable = Trainable::new(generator, *edit, &units, settings.freedom)?;
     let mut adam =
@@ -384,9 +397,7 @@ pub fn fine_tune(
         trainable.keep_in_range()?;
         losses.push(loss.to_scalar::<f32>()?);
     }
-    let tuned = trainable.copy()?;
-    let (sprites, colours) = tuned.parameters();
-    let generator = generator.with_parameters(sprites.detach(), colours.detach())?;
+    let generator = with_edited_units(generator, edit, trainable.units()?.detach())?;
     Ok(Tuned {
         generator,
         units,
