@@ -320,6 +320,26 @@ fn generate_retrieves_drawn_scenes_only_when_asked_and_says_what_a_bank_can_be()
 }
 
 #[test]
+fn a_prompt_in_plain_english_is_drawn_and_judged_and_a_misspelt_word_is_named() {
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("plain.png");
+    let path = out.to_str().unwrap();
+    let prompt = "big red circle in the top right corner";
+    let (ok, stdout, stderr) = clip_art(&["generate", prompt, "--out", path]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("judge: ✓"), "{stdout}");
+    let misspelt = folder.path().join("misspelt.png");
+    let (ok, _, stderr) = clip_art(&[
+        "generate",
+        "a big red cirle",
+        "--out",
+        misspelt.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("did you mean circle"), "{stderr}");
+    assert!(!misspelt.exists(), "no output after a refused prompt");
+}
+
+#[test]
 fn a_prompt_the_judge_cannot_read_is_said_to_be_unjudged_not_passed() {
     let folder = tempfile::tempdir().unwrap();
     let out = folder.path().join("three.png");

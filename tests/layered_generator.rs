@@ -152,7 +152,7 @@ fn the_search_from_noise_draws_what_most_test_prompts_ask_and_a_seed_fixes_it()
     // Three prompts of each kind, as noise-report draws them (seed 1).
     let prompts = test_prompts(3, 1_001);
     let mut right = Vec::new();
-    for (_, prompt) in &prompts {
+    for prompt in prompts.iter().map(|p| &p.text) {
         let guide = Guide::new(&clip, &Prompt::parse_all(prompt)?)?;
         let found = search(&generator, &guide, &settings)?;
         let drawn = tensor_to_image(&found.picture.get(0)?)?;
@@ -160,7 +160,7 @@ fn the_search_from_noise_draws_what_most_test_prompts_ask_and_a_seed_fixes_it()
         if request.verdict(&judge_scene(&drawn)).is_ok() {
             right.push(prompt);
         }
-        if prompt == &prompts[0].1 {
+        if prompt == &prompts[0].text {
             let again = search(&generator, &guide, &settings)?;
             assert_eq!(
                 found.latent, again.latent,

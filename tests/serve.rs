@@ -247,8 +247,8 @@ fn bad_requests_are_refused_with_a_reason() {
         (json!({ "prompt": "   " }), "the prompt is empty"),
         (json!({ "prompt": long }), "at most 300 are taken"),
         (
-            json!({ "prompt": "a big red circle" }),
-            "does not know the word \"big\"",
+            json!({ "prompt": "a huge red circle" }),
+            "does not know the word \"huge\"",
         ),
         (
             json!({ "prompt": "a red circle", "steps": 0 }),

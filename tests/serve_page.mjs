@@ -54,7 +54,7 @@ try {
   await page.waitForSelector("#generator option", { state: "attached" });
 
   // A bad prompt: the page shows the server's reason.
-  await page.fill("#prompt", "a big red circle");
+  await page.fill("#prompt", "a huge red circle");
   await page.click("#go");
   await page.waitForSelector("#message.error");
   const refusal = await page.textContent("#message");

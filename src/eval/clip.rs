@@ -2,14 +2,15 @@
 //! zero-shot classification, retrieval, captions against their hard negatives,
 //! and the search generation starts with. The world's ground truth grades.
 
-use candle_core::{D, Tensor};
-use rand::SeedableRng;
+use candle_core::{D, Device, Tensor};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::generation::{Kind, test_prompts};
 use super::table::{Table, percent};
 use crate::clip::Clip;
 use crate::clip::loss::l2_normalize;
+use crate::clip::mini::text_matches;
 use crate::clip::zero_shot::{
     MINI_TEMPLATES, colour_shape_labels, label_embeddings, probabilities,
 };
@@ -18,6 +19,7 @@ use crate::nn::batch::images_to_batch;
 use crate::nn::progress::stop_if_interrupted;
 use crate::world::requests::Request;
 use crate::world::scenes::{Scene, SceneBatch, Split, hard_negative};
+use crate::world::wording::{TEST_FRAMES, Wording};
 
 /// What `clip-art clip-report` measures on freshly drawn scenes.
 #[derive(Debug, Clone)]
@@ -32,6 +34,10 @@ pub struct Evaluation {
     /// fresh scenes; a hit is any caption (image) that is true of the scene.
     pub image_to_text_recall: [f32; 2],
     pub text_to_image_recall: [f32; 2],
+    /// Caption → image recall@1 and @5 on the same scenes, each caption said
+    /// in a frame training never used, in a random wording
+    /// ([`crate::world::wording::TEST_FRAMES`]).
+    pub paraphrase_recall: [f32; 2],
     pub retrieval_count: usize,
     /// Share of fresh scenes whose caption scores above the same caption with
     /// one thing changed ([`hard_negative`]), and how many; one object, then two.
@@ -84,15 +90,43 @@ pub fn evaluate(
         top1(&SceneBatch::draw(count, size, Split::HeldOut, seed + 1))?;
 
     let batch = SceneBatch::draw(count, size, Split::Train, seed + 2);
+    let [image_to_text_recall, text_to_image_recall] = recall(clip, &batch)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 4);
+    let mut paraphrased = batch.clone();
+    for (scene, caption) in paraphrased.scenes.iter().zip(&mut paraphrased.captions)
+    {
+        let captions = scene.worded(&TEST_FRAMES, Wording::random(&mut rng));
+        *caption = captions[rng.random_range(0..captions.len())].clone();
+    }
+    let [_, paraphrase_recall] = recall(clip, &paraphrased)?;
+    let caption_over_negative = caption_over_negative(clip, count, seed + 3)?;
+    Ok(Evaluation {
+        caption_over_negative,
+        two_object_search: two_object_search(clip, seed)?,
+        zero_shot_top1,
+        zero_shot_count,
+        held_out_top1,
+        held_out_count,
+        image_to_text_recall,
+        text_to_image_recall,
+        paraphrase_recall,
+        retrieval_count: count,
+    })
+}
+
+/// Image → caption and caption → image recall@1 and @5 among the batch's
+/// scenes; a hit is any caption (image) that is true of the scene (as the
+/// world reads the caption).
+fn recall(clip: &dyn Clip, batch: &SceneBatch) -> anyhow::Result<[[f32; 2]; 2]> {
+    let count = batch.scenes.len();
     let captions: Vec<&str> = batch.captions.iter().map(String::as_str).collect();
     let images = l2_normalize(
-        &clip.image_embeddings(&images_to_batch(&batch.images, &device)?)?,
+        &clip.image_embeddings(&images_to_batch(&batch.images, clip.device())?)?,
     )?;
     let texts = l2_normalize(&clip.text_embeddings(&captions)?)?;
     let similarity = images.matmul(&texts.t()?)?.to_vec2::<f32>()?;
-    let truths: Vec<Vec<String>> =
-        batch.scenes.iter().map(|s| s.true_captions()).collect();
-    let fits = |i: usize, j: usize| truths[i].contains(&batch.captions[j]);
+    let fits =
+        text_matches(&batch.scenes, &captions, &Device::Cpu)?.to_vec2::<f32>()?;
     let recall = |k: usize, by_image: bool| -> f32 {
         let hits = (0..count)
             .filter(|&a| {
@@ -105,25 +139,18 @@ pub fn evaluate(
                     }
                 };
                 others.sort_by(|&x, &y| score(y).total_cmp(&score(x)));
-                others[..k]
-                    .iter()
-                    .any(|&b| if by_image { fits(a, b) } else { fits(b, a) })
+                others[..k].iter().any(|&b| {
+                    let (scene, caption) = if by_image { (a, b) } else { (b, a) };
+                    fits[scene][caption] > 0.0
+                })
             })
             .count();
         hits as f32 / count as f32
     };
-    let caption_over_negative = caption_over_negative(clip, count, seed + 3)?;
-    Ok(Evaluation {
-        caption_over_negative,
-        two_object_search: two_object_search(clip, seed)?,
-        zero_shot_top1,
-        zero_shot_count,
-        held_out_top1,
-        held_out_count,
-        image_to_text_recall: [recall(1, true), recall(5, true)],
-        text_to_image_recall: [recall(1, false), recall(5, false)],
-        retrieval_count: count,
-    })
+    Ok([
+        [recall(1, true), recall(5, true)],
+        [recall(1, false), recall(5, false)],
+    ])
 }
 
 /// For one- and two-object scenes apart: how often CLIP scores a scene's
@@ -141,7 +168,9 @@ fn caption_over_negative(
     let mut cases = Vec::new();
     for (i, (scene, caption)) in batch.scenes.iter().zip(&batch.captions).enumerate()
     {
-        if let Some(negative) = hard_negative(scene, caption, Split::Train, &mut rng)
+        let phrasing = batch.phrasings[i];
+        if let Some(negative) =
+            hard_negative(scene, phrasing, Split::Train, &mut rng)
         {
             cases.push((i, caption.as_str(), negative));
         }
@@ -176,8 +205,8 @@ fn two_object_search(
 ) -> anyhow::Result<(f32, usize, usize)> {
     let prompts: Vec<String> = test_prompts(TWO_OBJECT_PROMPTS, 1_000 + seed)
         .into_iter()
-        .filter(|(kind, _)| *kind == Kind::TwoObjects)
-        .map(|(_, prompt)| prompt)
+        .filter(|prompt| prompt.kind == Kind::TwoObjects)
+        .map(|prompt| prompt.text)
         .collect();
     let scenes = Scene::every_kind(&mut ChaCha8Rng::seed_from_u64(BANK_SEED));
     let size = crate::guide::vq::Config::default().image_size;
@@ -240,6 +269,11 @@ impl Evaluation {
                 "caption → image recall@1 / @5".to_string(),
                 self.retrieval_count,
                 pair(self.text_to_image_recall),
+            ),
+            (
+                "caption → image recall@1 / @5, captions paraphrased in frames training never used".to_string(),
+                self.retrieval_count,
+                pair(self.paraphrase_recall),
             ),
             (
                 "caption scored above the caption with one thing changed, one object".to_string(),

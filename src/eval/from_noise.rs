@@ -9,8 +9,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::generation::{
-    GenerationReport, Kind, Method, Trial, run_trials, samples_table, summary_row,
-    summary_table, test_prompts,
+    GenerationReport, Method, TestPrompt, Trial, judge_prompt, run_trials,
+    samples_table, summary_row, summary_table, test_prompts,
 };
 use super::table::Table;
 use crate::basics::pixels::tensor_to_image;
@@ -27,8 +27,6 @@ use crate::guide::vq::VqModel;
 use crate::nn::batch::batch_to_images;
 use crate::nn::progress::{Progress, stop_if_interrupted};
 use crate::viz::picture::Picture;
-use crate::world::judge::scenes::judge_scene;
-use crate::world::requests::Request;
 
 /// How many of `count` N(0, 1) samples of the layered generator the judge
 /// accepts as scenes, and how many objects it sees in them. Also returns a
@@ -85,7 +83,7 @@ pub fn layered_trials(
     clip: &dyn Clip,
     generator: &LayeredGenerator,
     searcher: &Searcher,
-    prompts: &[(Kind, String)],
+    prompts: &[TestPrompt],
     on_trial: impl FnMut(&Trial),
 ) -> anyhow::Result<Vec<Trial>> {
     judged_trials(clip, prompts, on_trial, |guide| {
@@ -98,7 +96,7 @@ pub fn big_sleep_trials(
     clip: &dyn Clip,
     prior: &ScenePrior,
     settings: &BigSleepSettings,
-    prompts: &[(Kind, String)],
+    prompts: &[TestPrompt],
     on_trial: impl FnMut(&Trial),
 ) -> anyhow::Result<Vec<Trial>> {
     judged_trials(clip, prompts, on_trial, |guide| {
@@ -110,23 +108,23 @@ pub fn big_sleep_trials(
 /// prompt's guide), graded by the judge and timed.
 fn judged_trials(
     clip: &dyn Clip,
-    prompts: &[(Kind, String)],
+    prompts: &[TestPrompt],
     mut on_trial: impl FnMut(&Trial),
     mut draw: impl FnMut(&Guide) -> anyhow::Result<candle_core::Tensor>,
 ) -> anyhow::Result<Vec<Trial>> {
     let mut trials = Vec::new();
-    for (kind, text) in prompts {
+    for prompt in prompts {
         stop_if_interrupted("the report was not written")?;
         let started = Instant::now();
-        let guide = Guide::new(clip, &[Prompt::parse(text, 0)?])?;
-        let request = Request::parse(text).ok_or_else(|| {
-            anyhow::anyhow!("test prompt {text:?} is not in the scenes' language")
-        })?;
+        let guide = Guide::new(clip, &[Prompt::parse(&prompt.text, 0)?])?;
         let picture = tensor_to_image(&draw(&guide)?.get(0)?)?;
+        let (verdict, judged) = judge_prompt(&prompt.text, &picture);
         let trial = Trial {
-            kind: *kind,
-            prompt: text.clone(),
-            verdict: request.verdict(&judge_scene(&picture)),
+            kind: prompt.kind,
+            prompt: prompt.text.clone(),
+            unseen_frame: prompt.unseen_frame,
+            verdict,
+            judged,
             restarts_judged_right: Vec::new(),
             picture,
             seconds: started.elapsed().as_secs_f32(),

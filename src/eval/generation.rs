@@ -29,6 +29,7 @@ use crate::viz::picture::Picture;
 use crate::world::judge::scenes::{SeenObject, judge_scene};
 use crate::world::requests::Request;
 use crate::world::scenes::{Scene, SceneBatch, Split};
+use crate::world::wording::{TEST_FRAMES, TRAINING_FRAMES, Wording};
 
 /// The kinds of prompt the table reports separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +62,20 @@ impl Kind {
     }
 }
 
+/// A prompt `generate-report` generates for, and what kind it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestPrompt {
+    pub kind: Kind,
+    pub text: String,
+    /// Written in a frame no training caption uses ([`TEST_FRAMES`]).
+    pub unseen_frame: bool,
+}
+
 /// `count` test prompts of each kind, from scenes drawn with `seed` (a seed
-/// no training run or bank uses).
-pub fn test_prompts(count_per_kind: usize, seed: u64) -> Vec<(Kind, String)> {
+/// no training run or bank uses), each in a random wording: every other one
+/// in a frame training never used ([`TEST_FRAMES`]), the rest in a training
+/// frame ([`TRAINING_FRAMES`]).
+pub fn test_prompts(count_per_kind: usize, seed: u64) -> Vec<TestPrompt> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut prompts = Vec::new();
     for kind in Kind::ALL {
@@ -75,18 +87,36 @@ pub fn test_prompts(count_per_kind: usize, seed: u64) -> Vec<(Kind, String)> {
                 Split::Train
             };
             let scene = Scene::random(split, &mut rng);
-            let phrasings = scene.phrasings();
-            let two = scene.objects.len() == 2;
-            // Single-object phrasings: 0 "a X", 4 "a picture of a X" name only
-            // colour and shape; the others add a size and/or a position.
-            let wanted: Vec<usize> = match (kind, two) {
-                (Kind::TwoObjects, true) => vec![0, 1, 2],
-                (Kind::ColourShape | Kind::HeldOutPair, false) => vec![0, 4],
-                (Kind::SizePosition, false) => vec![1, 2, 3, 5],
-                _ => continue,
+            let unseen_frame = made % 2 == 1;
+            let frames = if unseen_frame {
+                TEST_FRAMES
+            } else {
+                TRAINING_FRAMES
             };
-            let pick = wanted[rng.random_range(0..wanted.len())];
-            prompts.push((kind, phrasings[pick].clone()));
+            let mut texts = scene.worded(&frames, Wording::random(&mut rng));
+            // A frame with a size or a place makes a `SizePosition` prompt.
+            let detailed =
+                |frame: &str| frame.contains("{size}") || frame.contains("{place}");
+            let templates = frames.for_objects(scene.objects.len());
+            let wanted: Vec<usize> = (0..templates.len())
+                .filter(|&i| match (kind, scene.objects.len()) {
+                    (Kind::TwoObjects, 2) => true,
+                    (Kind::ColourShape | Kind::HeldOutPair, 1) => {
+                        !detailed(templates[i])
+                    }
+                    (Kind::SizePosition, 1) => detailed(templates[i]),
+                    _ => false,
+                })
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let text = texts.swap_remove(wanted[rng.random_range(0..wanted.len())]);
+            prompts.push(TestPrompt {
+                kind,
+                text,
+                unseen_frame,
+            });
             made += 1;
         }
     }
@@ -121,9 +151,13 @@ impl Method {
 pub struct Trial {
     pub kind: Kind,
     pub prompt: String,
+    /// The prompt is in a frame no training caption uses.
+    pub unseen_frame: bool,
     pub picture: image::RgbImage,
-    /// `Ok` or what the judge found wrong.
+    /// `Ok`, what the judge found wrong, or [`UNJUDGED`].
     pub verdict: Result<(), String>,
+    /// Whether the judge could read the prompt at all.
+    pub judged: bool,
     /// The VQ decoder's restarts: whether the judge accepts each one's
     /// picture (CLIP chose `picture` among them). Empty for other methods.
     pub restarts_judged_right: Vec<bool>,
@@ -143,6 +177,22 @@ impl Trial {
     }
 }
 
+/// The verdict on a prompt the judge cannot read: never counted right, and
+/// counted apart as unjudged in every table.
+pub const UNJUDGED: &str = "the judge cannot check this prompt";
+
+/// What the judge says of `picture` as a picture of `prompt`, and whether it
+/// could read the prompt.
+pub fn judge_prompt(
+    prompt: &str,
+    picture: &image::RgbImage,
+) -> (Result<(), String>, bool) {
+    match Request::parse(prompt) {
+        Some(request) => (request.verdict(&judge_scene(picture)), true),
+        None => (Err(UNJUDGED.to_string()), false),
+    }
+}
+
 /// Generates a picture for every prompt with `method` and grades it.
 pub fn run_trials(
     clip: &dyn Clip,
@@ -150,23 +200,20 @@ pub fn run_trials(
     bank: &Bank,
     method: &Method,
     settings: &Settings,
-    prompts: &[(Kind, String)],
+    prompts: &[TestPrompt],
     mut on_trial: impl FnMut(&Trial),
 ) -> anyhow::Result<Vec<Trial>> {
     let device = bank.pictures.device();
     let mut trials = Vec::new();
-    for (i, (kind, text)) in prompts.iter().enumerate() {
+    for (i, prompt) in prompts.iter().enumerate() {
+        let text = &prompt.text;
         stop_if_interrupted("the report was not written")?;
         let started = Instant::now();
         let guide = Guide::new(clip, &[Prompt::parse(text, 0)?])?;
         let settings = settings.for_trial(i);
         let seed = settings.seed;
-        let request = Request::parse(text).ok_or_else(|| {
-            anyhow::anyhow!("test prompt {text:?} is not in the scenes' language")
-        })?;
-        let judged_right = |picture: &image::RgbImage| {
-            request.verdict(&judge_scene(picture)).is_ok()
-        };
+        let judged_right =
+            |picture: &image::RgbImage| judge_prompt(text, picture).0.is_ok();
         let mut restarts_judged_right = Vec::new();
         let picture = match method {
             Method::VqFromBank | Method::VqFromRandomCodes => {
@@ -197,10 +244,13 @@ pub fn run_trials(
                 snapshot(generator.as_ref())?
             }
         };
+        let (verdict, judged) = judge_prompt(text, &picture);
         let trial = Trial {
-            kind: *kind,
+            kind: prompt.kind,
             prompt: text.clone(),
-            verdict: request.verdict(&judge_scene(&picture)),
+            unseen_frame: prompt.unseen_frame,
+            verdict,
+            judged,
             restarts_judged_right,
             picture,
             seconds: started.elapsed().as_secs_f32(),
@@ -220,13 +270,15 @@ pub fn summary_table() -> Table {
         Kind::TwoObjects.name(),
         "all trained-pair prompts",
         Kind::HeldOutPair.name(),
+        "unjudged prompts",
         "median time",
     ])
 }
 
 /// One row of [`summary_table`]: success rate per kind, over all trained-pair
-/// prompts (in bold), and the median time per picture.
-pub fn summary_row(label: &str, trials: &[Trial]) -> [String; 7] {
+/// prompts (in bold), how many prompts the judge could not read, and the
+/// median time per picture.
+pub fn summary_row(label: &str, trials: &[Trial]) -> [String; 8] {
     let judged = |chosen: Vec<&Trial>| {
         let ok = chosen.iter().filter(|t| t.verdict.is_ok()).count();
         (ok, chosen.len())
@@ -252,6 +304,7 @@ pub fn summary_row(label: &str, trials: &[Trial]) -> [String; 7] {
         rate_of(Kind::TwoObjects),
         format!("**{overall}"),
         rate_of(Kind::HeldOutPair),
+        trials.iter().filter(|t| !t.judged).count().to_string(),
         format!("{:.1} s", median(&seconds)),
     ]
 }
@@ -284,6 +337,9 @@ impl GenerationReport {
             let ok = chosen.iter().filter(|t| t.verdict.is_ok()).count();
             table.push(target_row(measure, ok, chosen.len(), target));
         };
+        let unseen: Vec<&Trial> =
+            self.trials.iter().filter(|t| t.unseen_frame).collect();
+        let unseen_ok = unseen.iter().filter(|t| t.verdict.is_ok()).count();
         use Kind::*;
         share(
             "from noise, one colour and shape (± size / place)",
@@ -319,15 +375,19 @@ impl GenerationReport {
             Some((ok, all)) => target_row(nada, ok, all, 80),
             None => [nada, "≥ 80%", "by nada-report", "see there"].map(String::from),
         });
-        table.push(
-            [
-                "paraphrased test prompts",
-                "in every row",
-                "not built yet",
-                "no",
-            ]
-            .map(String::from),
-        );
+        table.push(target_row(
+            "from noise, prompts in frames training never used (half of every row)",
+            unseen_ok,
+            unseen.len(),
+            90,
+        ));
+        let unjudged = self.trials.iter().filter(|t| !t.judged).count();
+        table.push([
+            "unjudged prompts (every report counts them)".to_string(),
+            "0".to_string(),
+            unjudged.to_string(),
+            if unjudged == 0 { "yes" } else { "no" }.to_string(),
+        ]);
         table
     }
 

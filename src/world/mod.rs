@@ -16,6 +16,7 @@ pub mod judge;
 pub mod requests;
 pub mod scenes;
 pub mod shapes;
+pub mod wording;
 
 use image::RgbImage;
 use tiny_skia::Pixmap;

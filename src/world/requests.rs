@@ -8,6 +8,7 @@
 
 use super::judge::scenes::SeenObject;
 use super::scenes::{Colour, Position, Relation, Scene, Size, with_articles};
+use super::wording::SIDE_BY_SIDE;
 use crate::world::shapes::Shape;
 
 /// One object a prompt asks for.
@@ -19,20 +20,50 @@ pub struct Wanted {
     pub position: Option<Position>,
 }
 
+/// How a prompt asks two objects to sit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrangement {
+    /// The first object is in this relation to the second.
+    Exactly(Relation),
+    /// In one row, either way round ("next to", "beside").
+    SideBySide,
+}
+
+impl Arrangement {
+    fn phrase(self) -> &'static str {
+        match self {
+            Arrangement::Exactly(relation) => relation.phrase(),
+            Arrangement::SideBySide => SIDE_BY_SIDE[0],
+        }
+    }
+
+    fn holds(self, a: Position, b: Position) -> bool {
+        match self {
+            Arrangement::Exactly(Relation::Above) => a.row < b.row,
+            Arrangement::Exactly(Relation::Below) => a.row > b.row,
+            Arrangement::Exactly(Relation::LeftOf) => a.column < b.column,
+            Arrangement::Exactly(Relation::RightOf) => a.column > b.column,
+            Arrangement::SideBySide => a.row == b.row && a.column != b.column,
+        }
+    }
+}
+
 /// Everything a prompt asks for: one object, or two and (maybe) how they sit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub objects: Vec<Wanted>,
     /// Where the first object sits relative to the second.
-    pub relation: Option<Relation>,
+    pub relation: Option<Arrangement>,
 }
 
 impl Request {
-    /// Reads a prompt in the scenes' language; `None` when it is not one
-    /// (the judge cannot grade "a cat in space").
+    /// Reads a prompt in the scenes' language, in any of its wordings
+    /// ([`crate::world::wording`]); `None` when it is not one (the judge
+    /// cannot grade "a cat in space").
     pub fn parse(prompt: &str) -> Option<Request> {
         let text = prompt.trim().trim_end_matches('.').to_lowercase();
-        let words: Vec<&str> = text.split_whitespace().collect();
+        let words: Vec<&str> =
+            text.split([' ', ',']).filter(|w| !w.is_empty()).collect();
         let mut objects = Vec::new();
         for (i, pair) in words.windows(2).enumerate() {
             let colour = Colour::ALL.into_iter().find(|c| c.name() == pair[0]);
@@ -41,7 +72,7 @@ impl Request {
                 let size = i.checked_sub(1).and_then(|k| {
                     [Size::Small, Size::Large]
                         .into_iter()
-                        .find(|s| s.name() == words[k])
+                        .find(|s| s.words().contains(&words[k]))
                 });
                 objects.push(Wanted {
                     colour,
@@ -52,13 +83,30 @@ impl Request {
             }
         }
         let joined = format!(" {} ", words.join(" "));
-        // "at the top" is part of "at the top left": the longest phrase wins.
-        let position = Position::all()
-            .filter(|p| joined.contains(&format!(" {} ", p.phrase())))
-            .max_by_key(|p| p.phrase().len());
+        // "left of" is part of "to the left of", "at the top" of "at the top
+        // left": the longest phrase wins. The relation is read first, so that
+        // "on the left of" is not also a place.
         let relation = Relation::ALL
             .into_iter()
-            .find(|r| joined.contains(&format!(" {} ", r.phrase())));
+            .flat_map(|r| r.phrases().iter().map(move |p| (r, *p)))
+            .filter(|(_, p)| joined.contains(&format!(" {p} ")))
+            .max_by_key(|(_, p)| p.len());
+        let rest = match relation {
+            Some((_, phrase)) => joined.replacen(&format!(" {phrase} "), " | ", 1),
+            None => joined.clone(),
+        };
+        let relation = relation.map(|(r, phrase)| {
+            if SIDE_BY_SIDE.contains(&phrase) {
+                Arrangement::SideBySide
+            } else {
+                Arrangement::Exactly(r)
+            }
+        });
+        let position = Position::all()
+            .flat_map(|p| p.phrases().iter().map(move |phrase| (p, *phrase)))
+            .filter(|(_, phrase)| rest.contains(&format!(" {phrase} ")))
+            .max_by_key(|(_, phrase)| phrase.len())
+            .map(|(p, _)| p);
         match (objects.as_mut_slice(), relation) {
             ([one], None) => {
                 one.position = position;
@@ -117,23 +165,17 @@ impl Request {
             }
             found.push(*object);
         }
-        if let (Some(relation), [a, b]) = (self.relation, found.as_slice()) {
-            let holds = match relation {
-                Relation::Above => a.position.row < b.position.row,
-                Relation::Below => a.position.row > b.position.row,
-                Relation::LeftOf => a.position.column < b.position.column,
-                Relation::RightOf => a.position.column > b.position.column,
-            };
-            if !holds {
-                return Err(format!(
-                    "the {} {} is not {} the {} {}",
-                    a.colour.name(),
-                    a.shape.name(),
-                    relation.phrase(),
-                    b.colour.name(),
-                    b.shape.name()
-                ));
-            }
+        if let (Some(relation), [a, b]) = (self.relation, found.as_slice())
+            && !relation.holds(a.position, b.position)
+        {
+            return Err(format!(
+                "the {} {} is not {} the {} {}",
+                a.colour.name(),
+                a.shape.name(),
+                relation.phrase(),
+                b.colour.name(),
+                b.shape.name()
+            ));
         }
         Ok(())
     }
@@ -236,10 +278,32 @@ mod tests {
         );
         let request = Request::parse("a red circle to the left of a blue square")
             .expect("parses");
-        assert_eq!(request.relation, Some(Relation::LeftOf));
+        assert_eq!(
+            request.relation,
+            Some(Arrangement::Exactly(Relation::LeftOf))
+        );
         assert_eq!(request.objects[1].shape, Shape::Square);
+        let request = Request::parse("big red circle in the top right corner")
+            .expect("parses");
+        assert_eq!(request.objects[0].size, Some(Size::Large));
+        assert_eq!(
+            request.objects[0].position,
+            Some(Position { column: 2, row: 0 })
+        );
+        let request = Request::parse("a red circle on the left of a blue square")
+            .expect("a relation, not a place");
+        assert_eq!(
+            request.relation,
+            Some(Arrangement::Exactly(Relation::LeftOf))
+        );
+        let request = Request::parse("red circle beside blue star").expect("parses");
+        assert_eq!(request.relation, Some(Arrangement::SideBySide));
+        let at = |column, row| Position { column, row };
+        assert!(Arrangement::SideBySide.holds(at(2, 1), at(0, 1)));
+        assert!(!Arrangement::SideBySide.holds(at(1, 0), at(1, 2)));
         for text in [
             "a cat in space",
+            "a red circle a blue square",
             "a red circle above",
             "a red circle and a blue star at the top",
             "",

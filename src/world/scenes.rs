@@ -12,6 +12,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tiny_skia::{Color, Pixmap};
 
+use super::requests::Request;
+use super::wording::{TRAINING_FRAMES, Wording};
 use crate::world::shapes::{Shape, ShapeSpec};
 
 /// Named colours, far apart so that a colour word means one thing.
@@ -360,11 +362,18 @@ impl Scene {
         super::pixmap_to_rgb(&pixmap)
     }
 
-    /// A caption that is true of the scene, in one of several phrasings.
-    pub fn caption(&self, rng: &mut impl Rng) -> String {
-        let phrasings = self.phrasings();
-        let pick = rng.random_range(0..phrasings.len());
-        phrasings[pick].clone()
+    /// One of the training frames, as a caption true of the scene picks it.
+    pub fn pick_frame(&self, rng: &mut impl Rng) -> Phrasing {
+        let frames = TRAINING_FRAMES.for_objects(self.objects.len());
+        Phrasing {
+            frame: rng.random_range(0..frames.len()),
+            wording: Wording::CANONICAL,
+        }
+    }
+
+    /// The caption `phrasing` makes of this scene.
+    pub fn caption(&self, phrasing: Phrasing) -> String {
+        self.worded(&TRAINING_FRAMES, phrasing.wording)[phrasing.frame].clone()
     }
 
     /// The same scene with one thing changed: the two objects swap colours,
@@ -437,34 +446,10 @@ impl Scene {
         }
     }
 
-    /// Every phrasing [`Scene::caption`] picks from.
+    /// Every phrasing [`Scene::caption`] picks from: the training frames in
+    /// the canonical wording ([`super::wording`]).
     pub fn phrasings(&self) -> Vec<String> {
-        let name = |o: &Object| format!("{} {}", o.colour.name(), o.shape.name());
-        let phrasings = match (self.objects.as_slice(), self.relation) {
-            ([a, b], Some(relation)) => vec![
-                format!("a {} {} a {}", name(a), relation.phrase(), name(b)),
-                format!(
-                    "a {} {} a {}",
-                    name(b),
-                    relation.inverse().phrase(),
-                    name(a)
-                ),
-                format!("a {} and a {}", name(a), name(b)),
-            ],
-            ([o], _) => {
-                let (size, place) = (o.size.name(), o.position.phrase());
-                vec![
-                    format!("a {}", name(o)),
-                    format!("a {size} {}", name(o)),
-                    format!("a {} {place}", name(o)),
-                    format!("a {size} {} {place}", name(o)),
-                    format!("a picture of a {}", name(o)),
-                    format!("the {} is {place}", name(o)),
-                ]
-            }
-            _ => vec![String::from("an empty picture")],
-        };
-        phrasings.iter().map(|p| with_articles(p)).collect()
+        self.worded(&TRAINING_FRAMES, Wording::CANONICAL)
     }
 
     /// Every caption that is true of this scene: its phrasings, and "a X and a
@@ -485,11 +470,20 @@ impl Scene {
     }
 }
 
+/// Which training frame a caption uses, in which words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phrasing {
+    pub frame: usize,
+    pub wording: Wording,
+}
+
 /// Scenes with one caption each.
 #[derive(Debug, Clone)]
 pub struct SceneBatch {
     pub scenes: Vec<Scene>,
     pub captions: Vec<String>,
+    /// How each caption is phrased.
+    pub phrasings: Vec<Phrasing>,
     pub images: Vec<image::RgbImage>,
 }
 
@@ -512,14 +506,36 @@ impl SceneBatch {
         let scenes: Vec<Scene> = (0..count)
             .map(|_| Scene::random_mixed(split, two_objects, &mut rng))
             .collect();
-        let captions = scenes.iter().map(|s| s.caption(&mut rng)).collect();
+        let phrasings: Vec<Phrasing> =
+            scenes.iter().map(|s| s.pick_frame(&mut rng)).collect();
         let images = super::map_on_every_core(&scenes, |s| s.draw(size));
         SceneBatch {
+            captions: captions(&scenes, &phrasings),
             scenes,
-            captions,
+            phrasings,
             images,
         }
     }
+
+    /// The same scenes and frames with each caption in a random wording
+    /// ([`Wording::random`]): synonyms, articles optional.
+    pub fn reworded(mut self, seed: u64) -> SceneBatch {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(7); // not the streams that drew the scenes or negatives
+        for phrasing in &mut self.phrasings {
+            phrasing.wording = Wording::random(&mut rng);
+        }
+        self.captions = captions(&self.scenes, &self.phrasings);
+        self
+    }
+}
+
+fn captions(scenes: &[Scene], phrasings: &[Phrasing]) -> Vec<String> {
+    scenes
+        .iter()
+        .zip(phrasings)
+        .map(|(s, &p)| s.caption(p))
+        .collect()
 }
 
 /// "an" for every "a" before a vowel: "a orange circle" becomes "an orange
@@ -541,39 +557,31 @@ pub fn with_articles(text: &str) -> String {
     fixed.join(" ")
 }
 
-/// A caption worded like `caption` (one of `scene`'s phrasings) that is false
-/// of `scene`: the same phrasing of a [`Scene::counterfactual`]. NegCLIP
-/// (Yuksekgonul et al., 2023) trains CLIP with such captions so that it cannot
-/// read a caption as a bag of words: "a red circle above a blue square" and
-/// "a blue circle above a red square" hold the same words. `None` when the
-/// caption is not a phrasing of the scene or no change shows in its words
-/// ("a red circle" says nothing of the size).
+/// A caption phrased as `phrasing` that is false of `scene`: the same
+/// phrasing of a [`Scene::counterfactual`]. NegCLIP (Yuksekgonul et al.,
+/// 2023) trains CLIP with such captions so that it cannot read a caption as a
+/// bag of words: "a red circle above a blue square" and "a blue circle above a
+/// red square" hold the same words. `None` when no change shows in the words
+/// ("a red circle" says nothing of the size, "next to" nothing of the side).
 pub fn hard_negative(
     scene: &Scene,
-    caption: &str,
+    phrasing: Phrasing,
     split: Split,
     rng: &mut impl Rng,
 ) -> Option<String> {
-    let phrasing = scene.phrasings().iter().position(|p| p == caption)?;
-    let truths = scene.true_captions();
     (0..8)
-        .map(|_| scene.counterfactual(split, rng).phrasings()[phrasing].clone())
-        .find(|negative| !truths.contains(negative))
+        .map(|_| scene.counterfactual(split, rng).caption(phrasing))
+        .find(|negative| {
+            Request::parse(negative).is_some_and(|r| !r.holds_for(scene))
+        })
 }
 
 /// Every word any caption can use, sorted: the vocabulary of a word-level text
 /// encoder.
 pub fn vocabulary() -> Vec<&'static str> {
-    let mut words: Vec<&str> =
-        ["a", "an", "and", "picture", "of", "is", "small", "large"].to_vec();
+    let mut words = super::wording::words();
     words.extend(Colour::ALL.map(Colour::name));
     words.extend(Shape::ALL.map(Shape::name));
-    for phrase in Position::all().map(Position::phrase) {
-        words.extend(phrase.split(' '));
-    }
-    for relation in Relation::ALL {
-        words.extend(relation.phrase().split(' '));
-    }
     words.sort_unstable();
     words.dedup();
     words
@@ -673,7 +681,7 @@ mod tests {
     #[test]
     fn captions_use_the_vocabulary_and_name_what_is_drawn() {
         let vocabulary = vocabulary();
-        let batch = SceneBatch::draw(300, 64, Split::Train, 1);
+        let batch = SceneBatch::draw(300, 64, Split::Train, 1).reworded(1);
         for (scene, caption) in batch.scenes.iter().zip(&batch.captions) {
             for word in caption.split(' ') {
                 assert!(vocabulary.contains(&word), "{word:?} in {caption:?}");
@@ -683,7 +691,7 @@ mod tests {
                 assert!(caption.contains(object.shape.name()), "{caption}");
             }
         }
-        assert!(vocabulary.len() < 40, "{vocabulary:?}");
+        assert_eq!(vocabulary.len(), 43, "{vocabulary:?}");
     }
 
     #[test]
@@ -784,22 +792,28 @@ mod tests {
         let batch = SceneBatch::draw(400, 16, Split::Train, 10);
         let mut rng = ChaCha8Rng::seed_from_u64(10);
         let mut made = [0; 2];
-        for (scene, caption) in batch.scenes.iter().zip(&batch.captions) {
+        let reworded = batch.clone().reworded(10);
+        for (scene, &phrasing) in batch
+            .scenes
+            .iter()
+            .chain(&reworded.scenes)
+            .zip(batch.phrasings.iter().chain(&reworded.phrasings))
+        {
             let Some(negative) =
-                hard_negative(scene, caption, Split::Train, &mut rng)
+                hard_negative(scene, phrasing, Split::Train, &mut rng)
             else {
                 continue;
             };
             made[scene.objects.len() - 1] += 1;
             let request = crate::world::requests::Request::parse(&negative)
                 .expect("a scene caption");
-            assert!(!request.holds_for(scene), "{negative:?} for {caption:?}");
+            assert!(!request.holds_for(scene), "{negative:?} for {phrasing:?}");
             for word in negative.split(' ') {
                 assert!(vocabulary().contains(&word), "{word:?} in {negative:?}");
             }
         }
         // Most captions have a negative; "a red circle" has none by size.
-        assert!(made[0] > 200 && made[1] > 90, "{made:?}");
+        assert!(made[0] > 400 && made[1] > 150, "{made:?}");
     }
 
     #[test]
