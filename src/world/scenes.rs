@@ -452,10 +452,11 @@ impl Scene {
         self.worded(&TRAINING_FRAMES, Wording::CANONICAL)
     }
 
-    /// Every caption that is true of this scene: its phrasings, and "a X and a
-    /// Y" in either order. Training counts every caption that fits an image as a
-    /// match, not only the one drawn with it.
-    pub fn true_captions(&self) -> Vec<String> {
+    /// The canonical captions true of this scene: its phrasings, and "a X and
+    /// a Y" in either order. Tests check the request parser against them;
+    /// training matches captions by meaning (`clip::mini::text_matches`).
+    #[cfg(test)]
+    pub(crate) fn true_captions(&self) -> Vec<String> {
         let mut captions = self.phrasings();
         if let ([a, b], Some(_)) = (self.objects.as_slice(), self.relation) {
             captions.push(with_articles(&format!(
