@@ -375,6 +375,26 @@ fn train_clip_says_what_a_share_of_two_object_scenes_is() {
 }
 
 #[test]
+fn train_clip_names_a_missing_start() {
+    let folder = tempfile::tempdir().unwrap();
+    let weights = folder.path().to_str().unwrap();
+    let args = [
+        "train-clip",
+        "--from",
+        "no-such-guide.safetensors",
+        "--weights",
+        weights,
+    ];
+    let (ok, _, stderr) = clip_art(&args);
+    assert!(
+        !ok && stderr.contains("no-such-guide.safetensors"),
+        "{stderr}"
+    );
+    let written = std::fs::read_dir(folder.path()).unwrap().count();
+    assert_eq!(written, 0, "nothing is written when training cannot start");
+}
+
+#[test]
 fn generate_with_a_vqgan_folder_runs_vqgan_clip_end_to_end() {
     let folder = tempfile::tempdir().unwrap();
     let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vqgan/tiny");

@@ -70,6 +70,7 @@ fn a_short_adversarial_run_still_learns() -> anyhow::Result<()> {
         two_objects: 0.3,
         seed: 3,
         adversarial: Some(Pgd::new(8.0 / 255.0, 1)),
+        from: None,
     };
     let (_, _, reports) = mini::train(&cfg, &train, &Device::Cpu, |_, _| {})?;
     let first = reports[0].loss;

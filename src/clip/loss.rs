@@ -23,7 +23,10 @@ pub const MAX_LOGIT_SCALE: f64 = 100.0;
 // ANCHOR: loss_pieces
 /// Rows scaled to unit length: x / ‖x‖.
 pub fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.broadcast_div(&x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?)
+    // + 1e-24 under the root: a vector of zeros (a small encoder whose ReLUs
+    // are all off) stays zeros, with a finite gradient, instead of NaN.
+    let squares = x.sqr()?.sum_keepdim(D::Minus1)?;
+    x.broadcast_div(&(squares + 1e-24)?.sqrt()?)
 }
 
 /// ln softmax along `dim`, written out so autograd sees every step.
@@ -141,6 +144,21 @@ mod tests {
         let column =
             |b: usize| -(logit(b, b) - (logit(0, b).exp() + logit(1, b).exp()).ln());
         ((row(0) + row(1)) / 2.0 + (column(0) + column(1)) / 2.0) / 2.0
+    }
+
+    #[test]
+    fn a_row_of_zeros_normalises_to_zeros_with_a_finite_gradient()
+    -> candle_core::Result<()> {
+        let x = Var::new(&[[3f32, 4.0], [0.0, 0.0]], &Device::Cpu)?;
+        let unit = l2_normalize(x.as_tensor())?;
+        assert_eq!(unit.to_vec2::<f32>()?, [[0.6, 0.8], [0.0, 0.0]]);
+        let gradient = unit.sum_all()?.backward()?;
+        let gradient = gradient.get(&x).expect("a gradient").to_vec2::<f32>()?;
+        assert!(
+            gradient.iter().flatten().all(|g| g.is_finite()),
+            "{gradient:?}"
+        );
+        Ok(())
     }
 
     #[test]

@@ -678,11 +678,7 @@ impl LayeredGenerator {
         if painted {
             out.push(with(&[(second, 0.0)]));
         } else {
-            // A second object comes in any other cell than the first's.
-            let other = layout.place(1);
-            for (row, column) in cells() {
-                out.push(with(&[(second, 1.0), (other, column), (other + 1, row)]));
-            }
+            out.extend(self.second_objects(latent));
         }
         if painted {
             // The two objects trade shapes or colours: which colour goes with
@@ -714,6 +710,45 @@ impl LayeredGenerator {
             }
         }
         out.retain(|z| !self.overlaps(z));
+        out
+    }
+
+    /// A second object added whole, as the world draws two: any sprite and
+    /// colour, in a cell of the first object's row or column, both small.
+    /// Added in whatever sprite and colour its latent held, it would make a
+    /// worse picture that the climb never takes, and a prompt for two objects
+    /// would keep one.
+    fn second_objects(&self, latent: &[f32]) -> Vec<Vec<f32>> {
+        let layout = &self.layout;
+        let (first, other) = (layout.place(0), layout.place(1));
+        let home = (cell_of(latent[first + 1]), cell_of(latent[first]));
+        let mut out = Vec::new();
+        for (row, column) in cells() {
+            let cell = (cell_of(row), cell_of(column));
+            if (cell.0 == home.0) == (cell.1 == home.1) {
+                continue; // the first object's own cell, or off its lines
+            }
+            for sprite in 0..self.config.sprites {
+                for colour in 0..Colour::ALL.len() {
+                    let mut added = latent.to_vec();
+                    added[layout.second_object()] = 1.0;
+                    added[first + 2] = SIZES[0];
+                    added[other..other + 3]
+                        .copy_from_slice(&[column, row, SIZES[0]]);
+                    for (start, len, choice) in [
+                        (layout.sprite(1), self.config.sprites, sprite),
+                        (layout.colour(1), Colour::ALL.len(), colour),
+                    ] {
+                        let top = added[start..start + len]
+                            .iter()
+                            .copied()
+                            .fold(f32::MIN, f32::max);
+                        added[start + choice] = top + 1.0;
+                    }
+                    out.push(added);
+                }
+            }
+        }
         out
     }
 
@@ -755,7 +790,7 @@ mod tests {
     }
 
     #[test]
-    fn two_objects_trade_shapes_in_one_move_and_never_share_a_cell()
+    fn two_objects_trade_shapes_and_a_second_comes_whole_in_one_move()
     -> anyhow::Result<()> {
         let config = Config {
             cut_outs: 50,
@@ -766,26 +801,43 @@ mod tests {
             .latent(&[object(0, Colour::Red, 0), object(1, Colour::Blue, 2)])?;
         let red_1_blue_0 = generator
             .latent(&[object(1, Colour::Red, 0), object(0, Colour::Blue, 2)])?;
-        let traded = generator.decode_rows(&[red_1_blue_0])?;
         let neighbours = generator.neighbours(&red_0_blue_1);
-        let pictures = generator.decode_rows(&neighbours)?;
-        let differences = (pictures.broadcast_sub(&traded)?.abs()?)
-            .flatten_from(1)?
-            .max(1)?
-            .to_vec1::<f32>()?;
         assert!(
-            differences.iter().any(|&d| d < 1e-6),
+            one_paints(&generator, &neighbours, red_1_blue_0)?,
             "no move trades shapes"
         );
-        // From one object in the middle, a second comes in each other cell.
+        // From one object in the middle, a second comes whole in one move: in
+        // each cell of its row or column, in every sprite and colour.
         let alone = generator.latent(&[object(0, Colour::Red, 1)])?;
         let second = generator.layout.second_object();
-        let with_second = generator
+        let with_second: Vec<Vec<f32>> = generator
             .neighbours(&alone)
             .into_iter()
             .filter(|z| z[second] >= SECOND_OBJECT)
-            .count();
-        assert_eq!(with_second, 8);
+            .collect();
+        assert_eq!(with_second.len(), 4 * config.sprites * Colour::ALL.len());
+        let pair = generator
+            .latent(&[object(0, Colour::Red, 1), object(5, Colour::Yellow, 2)])?;
+        assert!(
+            one_paints(&generator, &with_second, pair)?,
+            "no move adds a yellow sprite 5 on the right"
+        );
         Ok(())
+    }
+
+    /// Whether one of `latents` paints exactly the picture `target` paints.
+    fn one_paints(
+        generator: &LayeredGenerator,
+        latents: &[Vec<f32>],
+        target: Vec<f32>,
+    ) -> candle_core::Result<bool> {
+        let target = generator.decode_rows(&[target])?;
+        let differences =
+            (generator.decode_rows(latents)?.broadcast_sub(&target)?)
+                .abs()?
+                .flatten_from(1)?
+                .max(1)?
+                .to_vec1::<f32>()?;
+        Ok(differences.iter().any(|&d| d < 1e-6))
     }
 }

@@ -43,6 +43,10 @@ pub struct TrainClipArgs {
     /// With --adversarial: PGD's steps per training step (1–10).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub pgd_steps: u8,
+    /// Start from a trained mini-clip.safetensors instead of random weights
+    /// (with --adversarial: fine-tune a standard guide into a robust one).
+    #[arg(long)]
+    pub from: Option<PathBuf>,
     #[command(flatten)]
     pub run: TrainingRun,
 }
@@ -224,6 +228,7 @@ pub fn train_clip(args: &TrainClipArgs) -> anyhow::Result<()> {
         adversarial: args.adversarial.map(|radius| {
             Pgd::new(f32::from(radius) / 255.0, usize::from(args.pgd_steps))
         }),
+        from: args.from.clone(),
     };
     let (device, weights) = (device::open(args.run.device)?, &args.run.weights);
     let stem = match train.adversarial {
@@ -280,9 +285,13 @@ fn training_record(
             pgd.step_size * 255.0
         )
     });
+    let start = train.from.as_ref().map_or(String::new(), |from| {
+        let name = from.file_name().unwrap_or(from.as_os_str());
+        format!("Started from {}.\n\n", name.to_string_lossy())
+    });
     Ok(format!(
         "| model | steps × batch | learning rate | two-object scenes | seed | training time | final e^t |\n|---|---|---|---|---|---|---|\n\
-         | mini-CLIP ({}×{} scenes, embedding {}) | {} × {} | {} → 0 (cosine) | {:.0}% | {} | {seconds:.0} s | {:.1} |\n\n{adversarial}{}\n",
+         | mini-CLIP ({}×{} scenes, embedding {}) | {} × {} | {} → 0 (cosine) | {:.0}% | {} | {seconds:.0} s | {:.1} |\n\n{start}{adversarial}{}\n",
         cfg.image_size,
         cfg.image_size,
         cfg.embedding,
