@@ -477,7 +477,7 @@ impl Found {
 /// Generation from noise: the guide ranks `samples` N(0, 1) latents; from each
 /// of the `starts` best, every change of one attribute (a layer's sprite,
 /// colour, cell or size, the two layers' cells together, the second object
-/// on or off) is scored and the best taken, while the loss falls.
+/// off or added whole) is scored and the best taken, while the loss falls.
 pub fn search(
     generator: &LayeredGenerator,
     guide: &Guide,
