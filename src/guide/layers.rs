@@ -661,11 +661,11 @@ impl LayeredGenerator {
                 (layout.colour(layer), Colour::ALL.len()),
             ];
             for (start, len) in choices {
-                let top = latent[start..start + len]
-                    .iter()
-                    .copied()
-                    .fold(f32::MIN, f32::max);
-                out.extend((start..start + len).map(|i| with(&[(i, top + 1.0)])));
+                out.extend((0..len).map(|choice| {
+                    let mut changed = latent.to_vec();
+                    choose(&mut changed[start..start + len], choice);
+                    changed
+                }));
             }
             let place = layout.place(layer);
             for (row, column) in cells() {
@@ -739,11 +739,7 @@ impl LayeredGenerator {
                         (layout.sprite(1), self.config.sprites, sprite),
                         (layout.colour(1), Colour::ALL.len(), colour),
                     ] {
-                        let top = added[start..start + len]
-                            .iter()
-                            .copied()
-                            .fold(f32::MIN, f32::max);
-                        added[start + choice] = top + 1.0;
+                        choose(&mut added[start..start + len], choice);
                     }
                     out.push(added);
                 }
@@ -761,6 +757,13 @@ impl LayeredGenerator {
         };
         latent[self.layout.second_object()] >= SECOND_OBJECT && cell(0) == cell(1)
     }
+}
+
+/// Makes `choice` the largest of a layer's sprite or colour latents, so
+/// decoding picks it: one above the largest, the others as they were.
+fn choose(latents: &mut [f32], choice: usize) {
+    let top = latents.iter().copied().fold(f32::MIN, f32::max);
+    latents[choice] = top + 1.0;
 }
 
 /// Which of the three columns (or rows) a place latent paints in: the
