@@ -17,8 +17,8 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
+use crate::nn::conv::Conv2d;
 use crate::nn::group_norm::GroupNorm;
-use crate::nn::im2col;
 use crate::nn::weights::{check_tensors, checked_tensors};
 
 /// The encoder's and decoder's shape: taming's `ddconfig`, with its names.
@@ -156,73 +156,6 @@ impl Config {
 fn normalize(channels: usize, vb: VarBuilder) -> candle_core::Result<GroupNorm> {
     GroupNorm::new(32, channels, 1e-6, vb)
 }
-
-/// A convolution with fixed weights (`torch.nn.Conv2d`'s names: `weight`,
-/// `bias`). candle's backward of a convolution runs a transposed
-/// convolution, 2.6 times slower on the CPU than the convolution itself. With
-/// stride 1, the gradient at the input is a plain convolution of the output's
-/// gradient with the kernel flipped and its channels swapped, so that is how
-/// the backward runs here.
-pub struct Conv2d {
-    weight: Tensor,
-    bias: Tensor,
-    padding: usize,
-    stride: usize,
-    /// `[in, out, k, k]`, flipped in both spatial directions (stride 1 only).
-    flipped: Option<Tensor>,
-}
-
-impl Conv2d {
-    pub fn new(
-        vb: VarBuilder,
-        from: usize,
-        to: usize,
-        kernel: usize,
-        padding: usize,
-        stride: usize,
-    ) -> candle_core::Result<Conv2d> {
-        let weight = vb.get((to, from, kernel, kernel), "weight")?.detach();
-        let bias = vb.get(to, "bias")?.detach().reshape((1, to, 1, 1))?;
-        let flipped = (stride == 1)
-            .then(|| weight.flip(&[2, 3])?.transpose(0, 1)?.contiguous())
-            .transpose()?;
-        Ok(Conv2d {
-            weight,
-            bias,
-            padding,
-            stride,
-            flipped,
-        })
-    }
-}
-
-// ANCHOR: conv
-impl Module for Conv2d {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let product = |x: &Tensor| {
-            let convolved = match self.stride {
-                1 => im2col::conv2d(x, &self.weight, self.padding)?,
-                stride => x.conv2d(&self.weight, self.padding, stride, 1, 1)?,
-            };
-            convolved.broadcast_add(&self.bias)
-        };
-        let Some(flipped) = &self.flipped else {
-            return product(x);
-        };
-        let kernel = self.weight.dim(2)?;
-        // The input's border `padding` wide is cut off in the forward pass:
-        // the gradient's is padded by kernel − 1 − padding.
-        let padding = kernel - 1 - self.padding;
-        let flipped = flipped.clone();
-        crate::nn::attach::attach(
-            "frozen-conv2d",
-            x,
-            product(&x.detach())?,
-            move |_, _, grad| im2col::conv2d(grad, &flipped, padding),
-        )
-    }
-}
-// ANCHOR_END: conv
 
 /// A convolution of taming's with a square `kernel`, its output as large as its
 /// input.

@@ -6,9 +6,11 @@
 pub mod attach;
 pub mod batch;
 pub mod compare;
+pub mod conv;
 pub mod device;
 pub mod group_norm;
 pub mod im2col;
 pub mod progress;
+pub mod pth;
 pub mod train;
 pub mod weights;
