@@ -143,6 +143,77 @@ pub const CATALOGUE: &[Published] = &[
             },
         ],
     },
+    Published {
+        name: "biggan-deep-128",
+        description: "BigGAN-deep, 128×128, trained on ImageNet (Big Sleep's generator; pytorch-pretrained-biggan's files)",
+        flag: "--biggan",
+        files: &[
+            PublishedFile {
+                name: "config.json",
+                bytes: None,
+                sha256: None,
+                mirrors: &[
+                    "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-128-config.json",
+                    "https://huggingface.co/osanseviero/BigGAN-deep-128/resolve/main/config.json",
+                ],
+            },
+            PublishedFile {
+                name: "pytorch_model.bin",
+                bytes: None,
+                sha256: None,
+                mirrors: &[
+                    "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-128-pytorch_model.bin",
+                    "https://huggingface.co/osanseviero/BigGAN-deep-128/resolve/main/pytorch_model.bin",
+                ],
+            },
+        ],
+    },
+    Published {
+        name: "biggan-deep-256",
+        description: "BigGAN-deep, 256×256, trained on ImageNet (Big Sleep's generator; pytorch-pretrained-biggan's files)",
+        flag: "--biggan",
+        files: &[
+            PublishedFile {
+                name: "config.json",
+                bytes: None,
+                sha256: None,
+                mirrors: &[
+                    "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-256-config.json",
+                ],
+            },
+            PublishedFile {
+                name: "pytorch_model.bin",
+                bytes: None,
+                sha256: None,
+                mirrors: &[
+                    "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-256-pytorch_model.bin",
+                ],
+            },
+        ],
+    },
+    Published {
+        name: "biggan-deep-512",
+        description: "BigGAN-deep, 512×512, trained on ImageNet (Big Sleep's generator; pytorch-pretrained-biggan's files)",
+        flag: "--biggan",
+        files: &[
+            PublishedFile {
+                name: "config.json",
+                bytes: None,
+                sha256: None,
+                mirrors: &[
+                    "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-512-config.json",
+                ],
+            },
+            PublishedFile {
+                name: "pytorch_model.bin",
+                bytes: None,
+                sha256: None,
+                mirrors: &[
+                    "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-512-pytorch_model.bin",
+                ],
+            },
+        ],
+    },
 ];
 
 /// The model of `name`, or an error listing the known names.

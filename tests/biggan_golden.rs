@@ -160,3 +160,19 @@ fn a_truncation_outside_0_to_1_is_refused() {
         .unwrap_err();
     assert!(error.to_string().contains("(0, 1]"), "{error}");
 }
+
+#[test]
+fn a_fetched_folder_holds_what_the_loader_reads() {
+    // `weights fetch biggan-deep-256` writes the catalogue's file names; a
+    // folder of exactly those (here the tiny model's) loads.
+    for name in ["biggan-deep-128", "biggan-deep-256", "biggan-deep-512"] {
+        let published = clip_art::published::find(name).unwrap();
+        assert_eq!(published.flag, "--biggan");
+        let dir = tempfile::tempdir().unwrap();
+        for file in published.files {
+            std::fs::copy(folder().join(file.name), dir.path().join(file.name))
+                .unwrap();
+        }
+        BigGan::from_folder(dir.path(), &device()).unwrap();
+    }
+}

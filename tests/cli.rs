@@ -453,6 +453,54 @@ fn generate_with_a_vqgan_folder_runs_vqgan_clip_end_to_end() {
 }
 
 #[test]
+fn generate_with_a_biggan_folder_runs_big_sleep_end_to_end() {
+    let folder = tempfile::tempdir().unwrap();
+    let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/biggan/tiny");
+    let run = |name: &str, extra: &[&str]| {
+        let out = folder.path().join(name);
+        let gif = folder.path().join(format!("{name}.gif"));
+        let mut args = vec!["--generator", "biggan", "--biggan", tiny];
+        args.extend_from_slice(&["--gif", gif.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let (ok, stdout, stderr) = quick_generate(&out, &args);
+        assert!(ok, "{stdout}{stderr}");
+        assert!(stdout.contains("5 frames"), "{stdout}");
+        std::fs::read(&out).unwrap()
+    };
+    let first = run("first.png", &[]);
+    assert_eq!(run("second.png", &[]), first, "same seed, same bytes");
+    let settings = png_settings(&folder.path().join("first.png"));
+    assert!(
+        settings.contains("generator=Biggan biggan=")
+            && settings.contains("max_classes=none (sigmoid)")
+            && settings.contains("lr=0.07"),
+        "{settings}"
+    );
+    run("top-k.png", &["--max-classes", "3", "--precision", "f16"]);
+    let settings = png_settings(&folder.path().join("top-k.png"));
+    assert!(
+        settings.contains("max_classes=3 precision=F16"),
+        "{settings}"
+    );
+    for (extra, message) in [
+        (&["--generator", "biggan"][..], "needs --biggan DIR"),
+        (
+            &["--biggan", tiny][..],
+            "are for --generator biggan, not layers",
+        ),
+        (
+            &["--generator", "biggan", "--biggan", tiny, "--cutouts", "0"][..],
+            "--cutouts must be at least 1",
+        ),
+    ] {
+        let mut args = vec!["generate", "a red circle"];
+        args.extend_from_slice(extra);
+        let (ok, _, stderr) = clip_art(&args);
+        assert!(!ok && stderr.contains(message), "{stderr}");
+    }
+}
+
+#[test]
 fn weights_are_listed_and_a_fetch_without_downloads_says_what_to_get_by_hand() {
     let cache = tempfile::tempdir().unwrap();
     let cache_flag = cache.path().to_str().unwrap();

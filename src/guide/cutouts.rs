@@ -58,9 +58,12 @@ pub enum Resampling {
     /// nerdyrodent's VQGAN-CLIP ('latest' cutouts): the mean of adaptive
     /// average pooling and adaptive max pooling, PyTorch's bins.
     Pooled,
+    /// Big Sleep's: PyTorch's `interpolate(mode='nearest')`, each output
+    /// pixel a copy of one input pixel.
+    Nearest,
 }
 
-/// `area`, `lanczos` or `pooled`, as `--resampling` takes it.
+/// `area`, `lanczos`, `pooled` or `nearest`, as `--resampling` takes it.
 impl std::str::FromStr for Resampling {
     type Err = String;
 
@@ -69,7 +72,10 @@ impl std::str::FromStr for Resampling {
             "area" => Ok(Resampling::Area),
             "lanczos" => Ok(Resampling::Lanczos),
             "pooled" => Ok(Resampling::Pooled),
-            other => Err(format!("expected area, lanczos or pooled, got {other:?}")),
+            "nearest" => Ok(Resampling::Nearest),
+            other => Err(format!(
+                "expected area, lanczos, pooled or nearest, got {other:?}"
+            )),
         }
     }
 }
@@ -277,6 +283,24 @@ pub fn pooling_matrix(
     matrix
 }
 
+/// Nearest-neighbour resampling along one axis, as an `[out, full]` matrix
+/// like [`resample_matrix`]: output pixel o copies input pixel ⌊o · size /
+/// out⌋, as PyTorch's `interpolate(mode='nearest')` picks it.
+pub fn nearest_matrix(
+    full: usize,
+    offset: usize,
+    size: usize,
+    out: usize,
+    flip: bool,
+) -> Vec<f32> {
+    let mut matrix = vec![0f32; out * full];
+    for o in 0..out {
+        let row = if flip { out - 1 - o } else { o };
+        matrix[row * full + offset + (o * size / out).min(size - 1)] = 1.0;
+    }
+    matrix
+}
+
 /// Adaptive max pooling of each cutout of `image` `[1, 3, h, w]` at `boxes`
 /// to `out`×`out`: `[n, 3, out, out]`. The largest pixel of each bin is
 /// found here and gathered, so the gradient reaches it alone, as in
@@ -391,6 +415,7 @@ impl Cutouts {
             Resampling::Area => resample_matrix,
             Resampling::Lanczos => lanczos_matrix,
             Resampling::Pooled => pooling_matrix,
+            Resampling::Nearest => nearest_matrix,
         };
         let (mut rows, mut columns) = (Vec::new(), Vec::new());
         for b in boxes {
@@ -422,7 +447,7 @@ impl Cutouts {
                     .contiguous()?,
             )?;
         let cuts = match self.resampling {
-            Resampling::Area => cuts,
+            Resampling::Area | Resampling::Nearest => cuts,
             Resampling::Lanczos => super::vqgan::clamp_with_grad(&cuts, 0.0, 1.0)?,
             Resampling::Pooled => ((cuts + max_pooled(image, boxes, c)?)? / 2.0)?,
         };
@@ -490,6 +515,32 @@ mod tests {
         assert_eq!(cuts.dims(), &[3, 3, 16, 16]);
         let difference = max_difference(&cuts, &image.broadcast_as(cuts.dims())?)?;
         assert!(difference < 1e-6, "{difference}");
+        Ok(())
+    }
+
+    #[test]
+    fn nearest_resampling_is_candles_nearest_interpolation() -> anyhow::Result<()> {
+        // Big Sleep's F.interpolate(mode='nearest'); candle's picks the same pixels.
+        for (side, out) in [(5, 7), (9, 4), (6, 6)] {
+            let image = Tensor::rand(0f32, 1.0, (1, 3, side, side), &Device::Cpu)?;
+            let cutouts = Cutouts {
+                resampling: Resampling::Nearest,
+                ..Cutouts::plain(1, out)
+            };
+            let whole = [CutoutBox {
+                y: 0,
+                x: 0,
+                side,
+                flip: false,
+            }];
+            let cut = cutouts.cut_boxes(
+                &image,
+                &whole,
+                &mut ChaCha8Rng::seed_from_u64(0),
+            )?;
+            let theirs = image.upsample_nearest2d(out, out)?;
+            assert_eq!(max_difference(&cut, &theirs)?, 0.0, "{side} → {out}");
+        }
         Ok(())
     }
 

@@ -215,6 +215,31 @@ impl<'a> Guide<'a> {
     }
     // ANCHOR_END: guide_loss
 
+    /// Big Sleep's loss of the views `[n, 3, s, s]` (its `sim_txt_to_img`):
+    /// −`coefficient` · Σ weight · the views' mean cosine similarity to each
+    /// prompt, so a prompt to avoid (weight < 0) adds its similarity.
+    pub fn cosine_loss_of_views(
+        &self,
+        views: &Tensor,
+        coefficient: f64,
+    ) -> anyhow::Result<Tensor> {
+        anyhow::ensure!(
+            !self.prompts.is_empty(),
+            "guidance needs at least one text or image prompt"
+        );
+        let unit = |x: &Tensor| -> candle_core::Result<Tensor> {
+            x.broadcast_div(&x.sqr()?.sum_keepdim(1)?.sqrt()?)
+        };
+        let images = unit(&self.clip.image_embeddings(views)?)?;
+        let mut total = Tensor::zeros((), images.dtype(), images.device())?;
+        for (prompt, text) in &self.prompts {
+            let text = unit(&text.reshape((1, ()))?.to_dtype(images.dtype())?)?;
+            let cosine = images.matmul(&text.t()?)?.mean_all()?;
+            total = (total - (cosine * (coefficient * f64::from(prompt.weight)))?)?;
+        }
+        Ok(total)
+    }
+
     // ANCHOR: guide_run
     /// Optimises `generator` with Adam for `cfg.steps` steps; `on_step` sees
     /// each step's loss and may stop the run early (Ctrl-C). Stops with an

@@ -5,10 +5,12 @@
 //! their presets, VQGAN+CLIP's prompt syntax, the spherical-distance loss,
 //! cutouts with augmentations, text → picture (`generate`), and editing and
 //! image prompts (`editing`), and VQGAN+CLIP's own generator, the taming
-//! VQGAN (`vqgan`). [`crate::eval`] measures them with the judge.
+//! VQGAN (`vqgan`); Big Sleep on the real BigGAN-deep (`biggan`).
+//! [`crate::eval`] measures them with the judge.
 
 pub mod augment;
 pub mod big_sleep;
+pub mod biggan;
 pub mod cutouts;
 pub mod editing;
 pub mod engine;

@@ -30,6 +30,9 @@ pub enum GeneratorKind {
     /// The layered generator, from noise: searched, not stepped
     /// ([`super::layers::search`]).
     Layers,
+    /// BigGAN-deep steered by Big Sleep's loop ([`super::biggan`]): its
+    /// weights come from a folder.
+    Biggan,
 }
 
 /// PixelDraw's cells are this many pixels wide.
@@ -38,13 +41,14 @@ const PIXEL_DRAW_CELL: usize = 4;
 const FOURIER_FREQUENCIES: usize = 16;
 
 impl GeneratorKind {
-    pub const ALL: [GeneratorKind; 6] = [
+    pub const ALL: [GeneratorKind; 7] = [
         GeneratorKind::Vq,
         GeneratorKind::Pixels,
         GeneratorKind::Fourier,
         GeneratorKind::PixelDraw,
         GeneratorKind::Vqgan,
         GeneratorKind::Layers,
+        GeneratorKind::Biggan,
     ];
 
     /// The name `--generator` takes.
@@ -56,6 +60,7 @@ impl GeneratorKind {
             GeneratorKind::PixelDraw => "pixel-draw",
             GeneratorKind::Vqgan => "vqgan",
             GeneratorKind::Layers => "layers",
+            GeneratorKind::Biggan => "biggan",
         }
     }
 
@@ -68,6 +73,7 @@ impl GeneratorKind {
             GeneratorKind::PixelDraw => "PixelDraw (16×16 cells)",
             GeneratorKind::Vqgan => "VQGAN (taming)",
             GeneratorKind::Layers => "layered generator (searched)",
+            GeneratorKind::Biggan => "BigGAN-deep (Big Sleep)",
         }
     }
 
@@ -76,7 +82,8 @@ impl GeneratorKind {
     /// from good starts ([`Settings::new`]); free generators start from noise
     /// and need many large ones: 150 steps at 0.1. The VQGAN takes the
     /// notebooks' learning rate, 0.1, for 100 steps, and their resampling
-    /// of the views ([`Resampling::Lanczos`]).
+    /// of the views ([`Resampling::Lanczos`]); BigGAN takes Big Sleep's, 0.07,
+    /// for 100 steps, and its nearest-neighbour views.
     pub fn settings(self, clip_size: usize) -> Settings {
         self.tuned(&Settings::new(clip_size))
     }
@@ -92,15 +99,20 @@ impl GeneratorKind {
                 (vq.steps, vq.learning_rate, 1)
             }
             GeneratorKind::Vqgan => (100, 0.1, 1),
+            GeneratorKind::Biggan => (100, 0.07, 1),
             GeneratorKind::Layers => {
                 (search.rounds, base.learning_rate, search.starts)
             }
             _ => (150, 0.1, 1),
         };
-        // The VQGAN's views are resampled as the notebook resamples them.
+        // The real generators' views are resampled as their notebooks do.
         let cutouts = base.cutouts.clone().map(|cutouts| match self {
             GeneratorKind::Vqgan => Cutouts {
                 resampling: Resampling::Lanczos,
+                ..cutouts
+            },
+            GeneratorKind::Biggan => Cutouts {
+                resampling: Resampling::Nearest,
                 ..cutouts
             },
             _ => cutouts,
@@ -129,6 +141,9 @@ impl GeneratorKind {
             }
             GeneratorKind::Vqgan => {
                 anyhow::bail!("the VQGAN needs its weights: see guide::vqgan")
+            }
+            GeneratorKind::Biggan => {
+                anyhow::bail!("BigGAN needs its weights: see guide::biggan")
             }
             GeneratorKind::Layers => {
                 anyhow::bail!("the layered generator is searched: see guide::layers")
@@ -190,7 +205,7 @@ mod tests {
         }
         let error = "stylegan".parse::<GeneratorKind>().unwrap_err();
         assert!(
-            error.contains("vq, pixels, fourier, pixel-draw, vqgan, layers"),
+            error.contains("vq, pixels, fourier, pixel-draw, vqgan, layers, biggan"),
             "{error}"
         );
     }

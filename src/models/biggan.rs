@@ -411,6 +411,11 @@ impl BigGan {
         self.embeddings.dtype()
     }
 
+    /// Where the weights live.
+    pub fn device(&self) -> &Device {
+        self.embeddings.device()
+    }
+
     /// The condition `[n, 2·z_dim]`: the noise `[n, z_dim]` beside the class
     /// vector's `[n, num_classes]` embedding.
     pub fn condition(

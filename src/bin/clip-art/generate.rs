@@ -14,6 +14,7 @@ use clip_art::basics::pixels::load_rgb;
 use clip_art::basics::pixels::tensor_to_image;
 use clip_art::files::{Existing, OutputFile, check_all, name_from_text};
 use clip_art::guide::augment::Distortions;
+use clip_art::guide::biggan::{BigSleep, BigSleepConfig, dream};
 use clip_art::guide::cutouts::Resampling;
 use clip_art::guide::editing::EDIT_WEIGHT;
 use clip_art::guide::engine::{Guide, Keep};
@@ -26,6 +27,7 @@ use clip_art::guide::presets::GeneratorKind;
 use clip_art::guide::prompts::Prompt;
 use clip_art::guide::vq::{self, VqModel};
 use clip_art::guide::vqgan::VqganGenerator;
+use clip_art::models::biggan::BigGan;
 use clip_art::models::vqgan::VqGan;
 use clip_art::nn::batch::{batch_to_images, images_to_batch};
 use clip_art::nn::device::{self, DeviceChoice};
@@ -71,8 +73,9 @@ pub struct GenerateArgs {
     /// What the guide steers: layers (the default: the layered generator,
     /// from noise, searched by the guide), vq (the VQ decoder trained on
     /// scenes; the default with --init), pixels (every pixel free), fourier
-    /// (cosine-basis coefficients), pixel-draw (4×4 cells) or vqgan
-    /// (VQGAN+CLIP: a taming VQGAN given by --vqgan, from random codes).
+    /// (cosine-basis coefficients), pixel-draw (4×4 cells), vqgan
+    /// (VQGAN+CLIP: a taming VQGAN given by --vqgan, from random codes) or
+    /// biggan (Big Sleep: BigGAN-deep given by --biggan, from noise).
     #[arg(long)]
     pub generator: Option<GeneratorKind>,
     /// Where to start: noise (the generator's random latents; vq: random
@@ -161,7 +164,16 @@ pub struct GenerateArgs {
     /// (model.yaml and last.ckpt, or model.safetensors).
     #[arg(long)]
     pub vqgan: Option<PathBuf>,
-    /// With the real models (--vqgan, --clip FOLDER): hold their weights in
+    /// With `--generator biggan`: a BigGAN-deep folder as published
+    /// (config.json and pytorch_model.bin, or model.safetensors).
+    #[arg(long)]
+    pub biggan: Option<PathBuf>,
+    /// With `--generator biggan`: each layer's class vector is a
+    /// differentiable top-k of this many classes (Big Sleep's
+    /// --max-classes) instead of the logits' sigmoids.
+    #[arg(long)]
+    pub max_classes: Option<usize>,
+    /// With the real models (--vqgan, --biggan, --clip FOLDER): hold their weights in
     /// f32, f16 or bf16 (half the memory, for a GPU; bf16 only there); the
     /// loop stays in f32.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
@@ -339,13 +351,20 @@ fn check_models(args: &GenerateArgs, device: &Device) -> anyhow::Result<()> {
         "--vqgan is for --generator vqgan, not {}",
         args.generator()
     );
+    let biggan = args.generator() == GeneratorKind::Biggan;
+    anyhow::ensure!(
+        (args.biggan.is_none() && args.max_classes.is_none()) || biggan,
+        "--biggan and --max-classes are for --generator biggan, not {}",
+        args.generator()
+    );
     let real_clip = !matches!(args.clip.as_str(), "mini" | "mini-ensemble");
     anyhow::ensure!(
         args.precision == Precision::F32
             || real_clip
+            || biggan
             || args.generator() == GeneratorKind::Vqgan,
-        "--precision is for the real models (--generator vqgan, --clip FOLDER); \
-         the course's own models run in f32"
+        "--precision is for the real models (--generator vqgan or biggan, \
+         --clip FOLDER); the course's own models run in f32"
     );
     anyhow::ensure!(
         args.start != Some(StartChoice::Retrieve)
@@ -491,6 +510,9 @@ fn run(
         }
         GeneratorKind::Vqgan => {
             run_vqgan(args, guide, settings, init, size, device, &mut on_step)?
+        }
+        GeneratorKind::Biggan => {
+            run_biggan(args, guide, settings, init, device, &mut on_step)?
         }
         kind => run_free(kind, guide, settings, init, size, device, &mut on_step)?,
     };
@@ -653,6 +675,47 @@ fn run_vqgan(
     steer(&generator, guide, settings, on_step)
 }
 
+/// Big Sleep: BigGAN-deep from `--biggan DIR`, its latents moved by Big
+/// Sleep's loop; the frames and the result are its moving average's.
+fn run_biggan(
+    args: &GenerateArgs,
+    guide: &Guide,
+    settings: &Settings,
+    init: Option<&Tensor>,
+    device: &Device,
+    on_step: &mut OnStep,
+) -> anyhow::Result<(Tensor, bool)> {
+    anyhow::ensure!(
+        init.is_none(),
+        "--init works with --generator vq, vqgan or pixels; Big Sleep starts from noise"
+    );
+    let folder = args.biggan.as_deref().context(
+        "--generator biggan needs --biggan DIR: a folder with config.json and \
+         pytorch_model.bin (or model.safetensors)",
+    )?;
+    let model = BigGan::from_folder_in(folder, args.precision.dtype(), device)?;
+    let cutouts = settings
+        .cutouts
+        .clone()
+        .context("Big Sleep's guide sees cutouts: --cutouts must be at least 1")?;
+    let cfg = BigSleepConfig {
+        steps: settings.steps,
+        learning_rate: settings.learning_rate,
+        cutouts,
+        max_classes: args.max_classes,
+        seed: settings.seed,
+        ..BigSleepConfig::new(0)
+    };
+    let mut sleep = BigSleep::new(&model, &cfg)?;
+    let mut interrupted = false;
+    dream(&mut sleep, guide, &cfg, |step, loss, sleep| {
+        let flow = on_step(0, step, loss, &sleep.averaged());
+        interrupted |= flow.is_break();
+        flow
+    })?;
+    Ok((sleep.averaged_picture()?.detach(), interrupted))
+}
+
 /// Guidance of one generator; its last picture, and whether Ctrl-C stopped it.
 fn steer(
     generator: &dyn Generator,
@@ -757,11 +820,17 @@ fn settings_text(args: &GenerateArgs, settings: &Settings) -> String {
         );
     }
     format!(
-        "generator={:?}{}{} steps={} lr={} restarts={} cutouts={}{} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}{}{}",
+        "generator={:?}{}{}{} steps={} lr={} restarts={} cutouts={}{} seed={} clip={} init={} keep={:?} init_weight={} image_prompts={:?}{}{}{}",
         args.generator(),
         args.vqgan
             .as_ref()
             .map_or(String::new(), |p| format!(" vqgan={}", p.display())),
+        args.biggan.as_ref().map_or(String::new(), |p| format!(
+            " biggan={} max_classes={}",
+            p.display(),
+            args.max_classes
+                .map_or("none (sigmoid)".to_string(), |k| k.to_string())
+        )),
         match args.precision {
             Precision::F32 => String::new(),
             other => format!(" precision={other:?}"),

@@ -57,7 +57,7 @@ enum Command {
     /// Chapter 6, the main job: generate a picture for a prompt with CLIP
     /// guidance (default: from noise, the three mini-CLIPs searching the
     /// layered generator), graded by the judge.
-    Generate(generate::GenerateArgs),
+    Generate(Box<generate::GenerateArgs>),
     /// Chapter 6: measure generation with the judge: success rate per kind of
     /// prompt (and on held-out colour–shape pairs), time per picture, from
     /// noise and by retrieval, the ablation over generators and starts, and
