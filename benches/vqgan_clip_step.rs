@@ -11,11 +11,9 @@
 //!
 //! `cargo bench --bench vqgan_clip_step [-- SIDE [CUTOUTS [STEPS]]]`
 
-use std::collections::HashMap;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::Tensor;
 use clip_art::clip::openai::preprocess::normalise;
 use clip_art::clip::openai::vit::{ClipConfig, ClipModel};
 use clip_art::guide::cutouts::Cutouts;
@@ -31,6 +29,7 @@ use rand_chacha::ChaCha8Rng;
 #[path = "../src/bin/clip-art/allocator.rs"]
 mod allocator;
 mod common;
+use common::measure::{median, peak_memory_mb, random_frozen, summary};
 use common::pytorch;
 
 /// `vqgan_imagenet_f16_16384`'s model.yaml, as published (its sizes).
@@ -52,60 +51,6 @@ model:
       attn_resolutions: [16]
       dropout: 0.0
 ";
-
-/// Random frozen weights for every tensor `build` asks for: matrices and
-/// kernels N(0, 1/fan-in), norm scales 1, biases 0. Built twice: the first
-/// build names the tensors, which are then filled; the second reads them
-/// untracked (detached: the same memory), so that no gradient is computed
-/// for a weight.
-fn random_frozen<T>(
-    build: impl Fn(VarBuilder) -> candle_core::Result<T>,
-    device: &Device,
-) -> anyhow::Result<T> {
-    let varmap = VarMap::new();
-    build(VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-    let mut tensors = HashMap::new();
-    for (name, var) in varmap.data().lock().unwrap().iter() {
-        let shape = var.shape().clone();
-        let values = if shape.rank() >= 2 {
-            let fan_in = shape.elem_count() / shape.dims()[0];
-            Tensor::randn(0f32, (1.0 / fan_in as f64).sqrt() as f32, shape, device)?
-        } else if name.ends_with("weight") {
-            Tensor::ones(shape, DType::F32, device)?
-        } else {
-            Tensor::zeros(shape, DType::F32, device)?
-        };
-        var.set(&values)?;
-        tensors.insert(name.clone(), var.as_tensor().detach());
-    }
-    Ok(build(VarBuilder::from_tensors(
-        tensors,
-        DType::F32,
-        device,
-    ))?)
-}
-
-/// The process's peak resident memory (VmHWM), in MB.
-fn peak_memory_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn median(seconds: &[f64]) -> f64 {
-    let mut sorted = seconds.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
-}
-
-/// The median and, in brackets, the fastest run.
-fn summary(seconds: &[f64]) -> String {
-    let fastest = seconds.iter().copied().fold(f64::INFINITY, f64::min);
-    format!("{:.2} s (fastest {fastest:.2})", median(seconds))
-}
 
 fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();

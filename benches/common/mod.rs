@@ -1,2 +1,5 @@
 //! What the benches share.
+// Each bench uses some of it.
+#![allow(dead_code)]
+pub mod measure;
 pub mod pytorch;
