@@ -44,6 +44,10 @@ pub use crate::guide::augment::Distortions;
 pub use crate::guide::big_sleep::{
     BigSleepSettings, Dreamed, big_sleep, latent_statistics_loss,
 };
+pub use crate::guide::biggan::{
+    BigSleep, BigSleepConfig, big_sleep_boxes, class_loss, differentiable_top_k,
+    dream,
+};
 pub use crate::guide::cutouts::{Cutouts, Resampling};
 pub use crate::guide::editing::{EDIT_WEIGHT, EditMethod, edit};
 pub use crate::guide::engine::{Guide, GuideConfig, Keep};
@@ -62,6 +66,7 @@ pub use crate::guide::prompts::Prompt;
 pub use crate::guide::vq::VqModel;
 pub use crate::guide::vqgan::{VqganGenerator, clamp_with_grad};
 pub use crate::models::autoencoder::Autoencoder;
+pub use crate::models::biggan::BigGan;
 pub use crate::models::latent::{
     attribute_matrix, decode, encode, interpolate, least_squares_directions,
     mean_difference, pca,
@@ -247,6 +252,34 @@ impl Studio {
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
         let generator = VqganGenerator::random(vqgan, side, &mut rng)?;
         self.steer(&self.clip, &generator, prompt, &settings)
+    }
+
+    /// Big Sleep: a picture for `prompt` from BigGAN `biggan`
+    /// ([`BigGan::from_folder`]), its latents moved by Big Sleep's loop for
+    /// `steps` steps, steered by the shipped guide; the film and the result
+    /// are the pictures of the latents' moving average.
+    pub fn generate_biggan(
+        &self,
+        biggan: &BigGan,
+        prompt: &str,
+        steps: usize,
+    ) -> anyhow::Result<Artwork> {
+        let guide = Guide::new(&self.clip, &Prompt::parse_all(prompt)?)?;
+        let cfg = BigSleepConfig {
+            steps,
+            ..BigSleepConfig::new(self.clip.image_size())
+        };
+        let mut sleep = BigSleep::new(biggan, &cfg)?;
+        let every = (steps / 8).max(1);
+        let mut frames = Vec::new();
+        let losses = dream(&mut sleep, &guide, &cfg, |step, _, sleep| {
+            if step % every == 0 {
+                frames.extend(snapshot(&sleep.averaged()).ok());
+            }
+            ControlFlow::Continue(())
+        })?;
+        let picture = snapshot(&sleep.averaged())?;
+        Ok(self.artwork(prompt, picture, frames, losses))
     }
 
     /// Guidance of `generator` by `clip` from where it is, recording its film.

@@ -64,9 +64,11 @@ CONFIG = dict(
     channel_width=4,
     num_classes=10,
     # (upsample, in channels / width, out channels / width), as the real ones:
-    # 16 at the start, halving where the side doubles, attention before layer 3.
-    layers=[(False, 16, 16), (True, 16, 8), (True, 8, 4), (False, 4, 4),
-            (True, 4, 2), (True, 2, 1)],
+    # 16 at the start, halving as the side grows, attention before layer 3. Layer
+    # 1 doubles the side and keeps its channels: its input feeds both its main
+    # path and, doubled, its skip, whose gradients must add up.
+    layers=[(False, 16, 16), (True, 16, 16), (True, 16, 8), (True, 8, 4),
+            (True, 4, 2), (False, 2, 1)],
     attention_layer_position=3,
     eps=1e-4,
     n_stats=51,

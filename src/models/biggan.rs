@@ -78,8 +78,13 @@ impl Config {
                 "layers[{i}] takes {from}·width channels, but {channels}·width arrive"
             );
             ensure!(
-                (from * self.channel_width) % 8 == 0 && to > 0,
+                (from * self.channel_width) % 8 == 0,
                 "layers[{i}]: {from}·width channels must be a multiple of 8"
+            );
+            // The skip keeps the first half of the channels when they change.
+            ensure!(
+                to == from || 2 * to == from,
+                "layers[{i}] goes from {from}·width to {to}·width channels; a block keeps or halves them"
             );
             channels = to;
             side *= if up { 2 } else { 1 };
@@ -232,9 +237,11 @@ impl BatchNorm {
 // ANCHOR: upsample
 /// Nearest-neighbour doubling, `[n, c, h, w]` → `[n, c, 2h, 2w]`, written as a
 /// broadcast so that its backward sums the four copies' gradients and adds
-/// them to whatever else reaches `x`. (candle 0.11's `upsample_nearest2d`
-/// backward overwrites the gradient already gathered at its input; BigGAN's
-/// blocks feed their input both to the main path and, doubled, to the skip.)
+/// them to whatever else reaches `x`. candle 0.11's `upsample_nearest2d`
+/// backward overwrites the gradient already gathered at its input instead.
+/// A BigGAN block feeds its input both to the main path and, doubled, to the
+/// skip; candle happens to reach the skip first there, so the golden
+/// gradients match with either, but nothing promises that order.
 pub fn double_nearest(x: &Tensor) -> candle_core::Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     x.reshape((n, c, h, 1, w, 1))?
