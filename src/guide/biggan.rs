@@ -298,7 +298,8 @@ pub fn dream(
         let value = loss.to_scalar::<f32>()?;
         anyhow::ensure!(
             value.is_finite(),
-            "Big Sleep diverged at step {step}: the loss is {value} (try a lower learning rate)"
+            "Big Sleep diverged at step {step}: the loss is {value} \
+             (try a lower learning rate)"
         );
         candle_nn::Optimizer::backward_step(&mut adam, &loss)?;
         sleep.update_average()?;
