@@ -93,10 +93,7 @@ impl clip_art::clip::Clip for ImageSide {
 
 fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();
-    let numbers: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let numbers = common::measure::numbers_in_args();
     let count = numbers.first().copied().unwrap_or(32);
     let steps = numbers.get(1).copied().unwrap_or(3);
     let threads = candle_core::utils::get_num_threads();

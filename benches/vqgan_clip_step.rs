@@ -54,10 +54,7 @@ model:
 
 fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();
-    let numbers: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let numbers = common::measure::numbers_in_args();
     let side = numbers.first().copied().unwrap_or(256);
     let count = numbers.get(1).copied().unwrap_or(32);
     let steps = numbers.get(2).copied().unwrap_or(3);

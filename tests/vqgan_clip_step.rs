@@ -19,7 +19,7 @@ use clip_art::guide::generators::Generator;
 use clip_art::guide::prompts::Prompt;
 use clip_art::guide::vqgan::VqganGenerator;
 use clip_art::models::vqgan::VqGan;
-use clip_art::nn::compare::max_difference;
+use clip_art::nn::compare::assert_close;
 
 /// The CPU, or the GPU `scripts/device-check.sh` names (`CLIP_ART_TEST_DEVICE`).
 fn device() -> Device {
@@ -31,16 +31,6 @@ const TOLERANCE: f32 = 1e-4;
 fn golden() -> HashMap<String, Tensor> {
     let path = Path::new("tests/fixtures/vqgan/step/golden.safetensors");
     candle_core::safetensors::load(path, &device()).unwrap()
-}
-
-fn assert_close(name: &str, ours: &Tensor, theirs: &Tensor, tolerance: f32) {
-    assert_eq!(ours.dims(), theirs.dims(), "{name}: shapes");
-    let difference = max_difference(ours, theirs).unwrap();
-    eprintln!("{name}: max difference {difference:.1e}");
-    assert!(
-        difference <= tolerance,
-        "{name}: max difference {difference}"
-    );
 }
 
 /// The tiny CLIP fixture as a guide. Its folder has no tokenizer, so a

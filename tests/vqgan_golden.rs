@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use clip_art::models::vqgan::{Config, Quantizer, VqGan};
-use clip_art::nn::compare::max_difference;
+use clip_art::nn::compare::assert_close;
 
 /// The CPU, or the GPU `scripts/device-check.sh` names (`CLIP_ART_TEST_DEVICE`).
 fn device() -> Device {
@@ -39,16 +39,6 @@ fn load(name: &str) -> (VqGan, std::collections::HashMap<String, Tensor>) {
     (model, golden)
 }
 
-fn assert_close(name: &str, ours: &Tensor, theirs: &Tensor) {
-    assert_eq!(ours.dims(), theirs.dims(), "{name}: shapes");
-    let difference = max_difference(ours, theirs).unwrap();
-    eprintln!("{name}: max difference {difference:.1e}");
-    assert!(
-        difference <= TOLERANCE,
-        "{name}: max difference {difference}"
-    );
-}
-
 fn as_u32(indices: &Tensor) -> Vec<u32> {
     indices
         .to_dtype(DType::F64)
@@ -67,14 +57,14 @@ fn assert_matches_taming(name: &str, quantizer: Quantizer) {
     let (model, golden) = load(name);
     assert_eq!(model.config.quantizer, quantizer);
     let latents = model.encode(&golden["image"]).unwrap();
-    assert_close("h", &latents, &golden["h"]);
+    assert_close("h", &latents, &golden["h"], TOLERANCE);
     let indices = model.code_indices(&golden["h"]).unwrap();
     assert_eq!(as_u32(&indices), as_u32(&golden["indices"]));
     let quantised = model.codes_to_latents(&indices).unwrap();
-    assert_close("z_q", &quantised, &golden["z_q"]);
+    assert_close("z_q", &quantised, &golden["z_q"], TOLERANCE);
     for (latents, picture) in [("z_q", "decoded"), ("z_random", "decoded_random")] {
         let decoded = model.decode(&golden[latents]).unwrap();
-        assert_close(picture, &decoded, &golden[picture]);
+        assert_close(picture, &decoded, &golden[picture], TOLERANCE);
     }
 }
 
@@ -148,7 +138,7 @@ fn a_lightning_checkpoint_is_read_in_rust_without_its_loss_tensors() {
         candle_core::safetensors::load(folder.join("model.safetensors"), &device())
             .unwrap();
     for (name, tensor) in &from_ckpt {
-        assert_close(name, tensor, &published[name]);
+        assert_close(name, tensor, &published[name], TOLERANCE);
     }
 }
 

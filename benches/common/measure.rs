@@ -53,6 +53,15 @@ pub fn random_frozen<T>(
     frozen(build, tensors, device)
 }
 
+/// The bench's numeric arguments (`cargo bench --bench NAME -- 256 32`), in
+/// order; cargo's own flags are skipped.
+pub fn numbers_in_args() -> Vec<usize> {
+    std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect()
+}
+
 /// The process's peak resident memory (VmHWM), in MB.
 pub fn peak_memory_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

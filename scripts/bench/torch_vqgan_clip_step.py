@@ -15,7 +15,6 @@ the Python named by CLIP_ART_TORCH_PYTHON (default python3) and skips it when
 an import fails.
 """
 import os
-import statistics
 import sys
 import time
 
@@ -25,7 +24,9 @@ from transformers import CLIPConfig, CLIPModel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "golden"))
+sys.path.insert(0, HERE)
 from make_tiny_vqgan import VQModel  # noqa: E402
+from report import report  # noqa: E402
 from make_vqgan_clip_step import (Prompt, clamp_with_grad, features_of, resample,
                                   vector_quantize)  # noqa: E402
 
@@ -88,12 +89,4 @@ for _ in range(steps + 1):
         z.copy_(z.maximum(z_min).minimum(z_max))
     loss.item()
     seconds.append(time.perf_counter() - start)
-timed = seconds[1:]
-# VmHWM, not ru_maxrss: a process started by the Rust bench inherits its
-# ru_maxrss across exec.
-with open("/proc/self/status") as status:
-    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-gpu = (f", PyTorch reserved {torch.cuda.max_memory_reserved() / 2**20:.0f} MiB on the GPU"
-       if device.type == "cuda" else "")
-print(f"step {statistics.median(timed):.2f} s (fastest {min(timed):.2f}), "
-      f"peak memory {peak:.0f} MB (process){gpu}")
+report(seconds, device)

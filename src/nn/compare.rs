@@ -17,6 +17,19 @@ pub fn max_difference(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
         .to_scalar::<f32>()
 }
 
+/// A golden test's check: `ours` has the shape of the oracle's `theirs` and
+/// is within `tolerance` of it everywhere. Prints the difference, which the
+/// book's tables quote.
+pub fn assert_close(name: &str, ours: &Tensor, theirs: &Tensor, tolerance: f32) {
+    assert_eq!(ours.dims(), theirs.dims(), "{name}: shapes");
+    let difference = max_difference(ours, theirs).unwrap();
+    eprintln!("{name}: max difference {difference:.1e}");
+    assert!(
+        difference <= tolerance,
+        "{name}: max difference {difference}"
+    );
+}
+
 /// Rows of f64 numbers (a from-scratch computation's) as an f32 tensor
 /// `[rows, columns]` on the CPU, for the candle side of a comparison.
 #[cfg(test)]
