@@ -20,13 +20,12 @@ import time
 
 import torch
 from torch.nn import functional as F
-from transformers import CLIPConfig, CLIPModel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "golden"))
 sys.path.insert(0, HERE)
 from make_tiny_biggan import layered  # noqa: E402
-from report import report  # noqa: E402
+from bench_common import clip_vit_b_32, report  # noqa: E402
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig  # noqa: E402
 
 threads, cutn, steps = (int(a) for a in sys.argv[1:4])
@@ -42,13 +41,7 @@ with torch.no_grad():
     biggan.generator.bn.weight.fill_(1)
     biggan.generator.bn.bias.zero_()
 biggan = biggan.eval().requires_grad_(False).to(device)
-clip = CLIPModel(CLIPConfig(
-    text_config=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
-                     num_attention_heads=8, hidden_act="quick_gelu"),
-    vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                       num_attention_heads=12, image_size=224, patch_size=32,
-                       hidden_act="quick_gelu"),
-    projection_dim=512)).eval().requires_grad_(False).to(device)
+clip = clip_vit_b_32(device)
 mean = torch.tensor([0.48145466, 0.4578275, 0.40821073], device=device).view(1, 3, 1, 1)
 std = torch.tensor([0.26862954, 0.26130258, 0.27577711], device=device).view(1, 3, 1, 1)
 rows = len(LAYERS) + 1

@@ -1,5 +1,19 @@
-"""What both PyTorch benches print: the median step and the peak memory."""
+"""What the PyTorch step benches share: ViT-B/32 with random weights, and the
+line they print (the median step and the peak memory)."""
 import statistics
+
+
+def clip_vit_b_32(device):
+    """transformers' CLIPModel with ViT-B/32's sizes, random frozen weights."""
+    from transformers import CLIPConfig, CLIPModel
+
+    return CLIPModel(CLIPConfig(
+        text_config=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
+                         num_attention_heads=8, hidden_act="quick_gelu"),
+        vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                           num_attention_heads=12, image_size=224, patch_size=32,
+                           hidden_act="quick_gelu"),
+        projection_dim=512)).eval().requires_grad_(False).to(device)
 
 
 def report(seconds, device):
