@@ -275,6 +275,10 @@ fn bad_requests_are_refused_with_a_reason() {
             "start it with --vqgan DIR",
         ),
         (
+            json!({ "prompt": "a red circle", "generator": "biggan" }),
+            "start it with --biggan DIR",
+        ),
+        (
             json!({ "prompt": "a red circle", "guide": "/etc/passwd" }),
             "unknown guide \"/etc/passwd\"",
         ),
@@ -435,17 +439,20 @@ fn twenty_clients_at_once_are_all_answered() {
     assert!(peak < 2048.0, "the server held {peak:.0} MiB");
 }
 
-/// Folders given on the server's command line add VQGAN+CLIP and OpenAI's
-/// CLIP to the page's choices (here the tiny fixtures). The VQGAN runs; the
-/// tiny CLIP's folder has no tokenizer, and the page hears that, in words.
+/// Folders given on the server's command line add VQGAN+CLIP, Big Sleep and
+/// OpenAI's CLIP to the page's choices (here the tiny fixtures). The VQGAN
+/// and BigGAN run; the tiny CLIP's folder has no tokenizer, and the page
+/// hears that, in words.
 #[test]
 fn the_real_models_given_to_the_server_are_offered_and_run() {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    let (vqgan, clip) = (
+    let (vqgan, biggan, clip) = (
         format!("{fixtures}/vqgan/tiny"),
+        format!("{fixtures}/biggan/tiny"),
         format!("{fixtures}/clip/tiny"),
     );
-    let server = Server::start(&["--vqgan", &vqgan, "--clip", &clip]);
+    let server =
+        Server::start(&["--vqgan", &vqgan, "--biggan", &biggan, "--clip", &clip]);
     let options: Value = ureq::get(&format!("{}/api/options", server.url))
         .call()
         .unwrap()
@@ -458,10 +465,12 @@ fn the_real_models_given_to_the_server_are_offered_and_run() {
             .map(|c| c["value"].as_str().unwrap().to_string())
             .collect()
     };
-    assert!(
-        values("generators").contains(&"vqgan".to_string()),
-        "{options}"
-    );
+    for generator in ["vqgan", "biggan"] {
+        assert!(
+            values("generators").contains(&generator.to_string()),
+            "{options}"
+        );
+    }
     assert!(
         values("guides").contains(&"openai".to_string()),
         "{options}"
@@ -475,6 +484,17 @@ fn the_real_models_given_to_the_server_are_offered_and_run() {
     assert_eq!(done.len(), 1, "{:?}", answer.events);
     let settings = done[0]["settings"].as_str().unwrap();
     assert!(settings.starts_with("generator=Vqgan vqgan="), "{settings}");
+    let answer = ask(
+        &server,
+        json!({ "prompt": "a red circle", "generator": "biggan", "steps": 3 }),
+    );
+    let done = of_kind(&answer, "done");
+    assert_eq!(done.len(), 1, "{:?}", answer.events);
+    let settings = done[0]["settings"].as_str().unwrap();
+    assert!(
+        settings.starts_with("generator=Biggan biggan="),
+        "{settings}"
+    );
 
     let answer = ask(
         &server,

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// last.ckpt, or model.safetensors).
     #[arg(long)]
     pub vqgan: Option<PathBuf>,
+    /// Offer Big Sleep with this BigGAN-deep folder (config.json and
+    /// pytorch_model.bin, or model.safetensors).
+    #[arg(long)]
+    pub biggan: Option<PathBuf>,
     /// Offer OpenAI's CLIP as a guide, from this folder (Hugging Face layout).
     #[arg(long)]
     pub clip: Option<PathBuf>,
@@ -81,7 +85,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let server = Arc::new(Server {
         queue,
-        offer: Offer::new(args.vqgan.clone(), args.clip.clone())?,
+        offer: Offer::new(
+            args.vqgan.clone(),
+            args.biggan.clone(),
+            args.clip.clone(),
+        )?,
         workers: args.workers,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()

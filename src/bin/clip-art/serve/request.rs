@@ -55,6 +55,7 @@ pub struct Choice {
 /// folders were given on its command line.
 pub struct Offer {
     pub vqgan: Option<PathBuf>,
+    pub biggan: Option<PathBuf>,
     pub clip: Option<PathBuf>,
     /// The shipped mini-CLIP, to check a prompt's words before queuing it.
     vocabulary: MiniClip,
@@ -63,11 +64,13 @@ pub struct Offer {
 impl Offer {
     pub fn new(
         vqgan: Option<PathBuf>,
+        biggan: Option<PathBuf>,
         clip: Option<PathBuf>,
     ) -> anyhow::Result<Offer> {
         let vocabulary = MiniClip::shipped(&candle_core::Device::Cpu)?;
         Ok(Offer {
             vqgan,
+            biggan,
             clip,
             vocabulary,
         })
@@ -104,6 +107,12 @@ impl Offer {
             choices.push(Choice {
                 value: "vqgan",
                 label: "VQGAN+CLIP: the taming VQGAN given to the server",
+            });
+        }
+        if self.biggan.is_some() {
+            choices.push(Choice {
+                value: "biggan",
+                label: "Big Sleep: the BigGAN-deep given to the server",
             });
         }
         choices
@@ -170,14 +179,22 @@ impl Offer {
     fn generator_flags(&self, generator: &str) -> Result<Vec<String>, String> {
         let flags: Vec<&str> = match generator {
             "retrieve" => vec!["--generator", "vq", "--start", "retrieve"],
-            "vqgan" => {
-                let folder = self.vqgan.as_ref().ok_or(
-                    "this server has no VQGAN: start it with --vqgan DIR to offer VQGAN+CLIP",
-                )?;
+            "vqgan" | "biggan" => {
+                let (folder, missing) = match generator {
+                    "vqgan" => (
+                        &self.vqgan,
+                        "this server has no VQGAN: start it with --vqgan DIR to offer VQGAN+CLIP",
+                    ),
+                    _ => (
+                        &self.biggan,
+                        "this server has no BigGAN: start it with --biggan DIR to offer Big Sleep",
+                    ),
+                };
+                let folder = folder.as_ref().ok_or(missing)?;
                 return Ok(vec![
                     "--generator".into(),
-                    "vqgan".into(),
-                    "--vqgan".into(),
+                    generator.into(),
+                    format!("--{generator}"),
                     path(folder),
                 ]);
             }
