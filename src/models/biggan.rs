@@ -162,11 +162,6 @@ fn statistics(table: &Tensor, truncation: f64) -> candle_core::Result<Tensor> {
     (row * coef)? + (table.get(start + 1)? * (1.0 - coef))?
 }
 
-/// `[c]` → `[1, c, 1, 1]`.
-fn per_channel(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.reshape((1, (), 1, 1))
-}
-
 /// Batch norm with the statistics precomputed per truncation; the scale and
 /// offset come from the condition (`scale`, `offset`: spectrally normalised
 /// linear maps, no bias) or, in the last one, are fixed (`weight`, `bias`).
@@ -195,8 +190,8 @@ impl BatchNorm {
                 offset: spectral_weight(&vb.pp("offset"), &[channels, dim])?,
             },
             None => Affine::Fixed {
-                weight: per_channel(&vb.get(channels, "weight")?)?,
-                bias: per_channel(&vb.get(channels, "bias")?)?,
+                weight: vb.get(channels, "weight")?.unsqueeze(0)?,
+                bias: vb.get(channels, "bias")?.unsqueeze(0)?,
             },
         };
         Ok(BatchNorm {
@@ -213,24 +208,24 @@ impl BatchNorm {
         condition: &Tensor,
         truncation: f64,
     ) -> candle_core::Result<Tensor> {
-        let mean = per_channel(&statistics(&self.running_means, truncation)?)?;
-        let std = per_channel(
-            &(statistics(&self.running_vars, truncation)? + self.eps)?.sqrt()?,
-        )?;
-        let normed = x.broadcast_sub(&mean)?.broadcast_div(&std)?;
-        match &self.affine {
-            Affine::Conditional { scale, offset } => {
-                let scale = (condition.matmul(&scale.t()?)? + 1.0)?
-                    .unsqueeze(2)?
-                    .unsqueeze(3)?;
-                let offset =
-                    condition.matmul(&offset.t()?)?.unsqueeze(2)?.unsqueeze(3)?;
-                normed.broadcast_mul(&scale)?.broadcast_add(&offset)
-            }
-            Affine::Fixed { weight, bias } => {
-                normed.broadcast_mul(weight)?.broadcast_add(bias)
-            }
-        }
+        let mean = statistics(&self.running_means, truncation)?.unsqueeze(0)?;
+        let std = (statistics(&self.running_vars, truncation)? + self.eps)?
+            .sqrt()?
+            .unsqueeze(0)?;
+        // (x − mean) / std · scale + offset, folded per picture and channel
+        // into x · a + b: two passes over the activations, not four.
+        let (scale, offset) = match &self.affine {
+            Affine::Conditional { scale, offset } => (
+                (condition.matmul(&scale.t()?)? + 1.0)?,
+                condition.matmul(&offset.t()?)?,
+            ),
+            Affine::Fixed { weight, bias } => (weight.clone(), bias.clone()),
+        };
+        let a = scale.broadcast_div(&std)?;
+        let b = offset.broadcast_sub(&mean.broadcast_mul(&a)?)?;
+        let per_channel = |t: Tensor| t.unsqueeze(2)?.unsqueeze(3);
+        x.broadcast_mul(&per_channel(a)?)?
+            .broadcast_add(&per_channel(b)?)
     }
 }
 
