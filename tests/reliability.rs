@@ -219,7 +219,7 @@ fn sizes_counts_scales_and_weights_out_of_bounds_are_refused_with_the_bound() {
             "at most 16384 scenes; 1000000 would need 45.8 GB",
         ),
         ("--steps", "0", "must be from 1 to 10000"),
-        ("--cutouts", "100000", "must be from 0 to 64"),
+        ("--cutouts", "100000", "must be from 0 to 128"),
     ] {
         let (code, _, stderr) =
             run(dir.path(), &["generate", "a red circle", flag, value]);

@@ -97,7 +97,7 @@ pub struct GenerateArgs {
     /// scores best is kept (1–64).
     #[arg(long, value_parser = crate::limits::restarts)]
     pub restarts: Option<usize>,
-    /// Views (cutouts) the guide sees per step, 0–64; 0 shows it the whole
+    /// Views (cutouts) the guide sees per step, 0–128; 0 shows it the whole
     /// picture.
     #[arg(long, default_value_t = 4, value_parser = crate::limits::cutouts)]
     pub cutouts: usize,

@@ -69,9 +69,9 @@ pub fn restarts(text: &str) -> Result<usize, String> {
     within(text, (1, 64), None).map(|s| s as usize)
 }
 
-/// `--cutouts`: 0–64 views per step.
+/// `--cutouts`: 0–128 views per step (Big Sleep takes 128).
 pub fn cutouts(text: &str) -> Result<usize, String> {
-    within(text, (0, 64), None).map(|s| s as usize)
+    within(text, (0, 128), None).map(|s| s as usize)
 }
 
 /// `--steps` of training: 1–1,000,000.

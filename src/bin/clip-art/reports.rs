@@ -44,7 +44,7 @@ pub struct GenerateReportArgs {
     pub lr: Option<f64>,
     #[arg(long, value_parser = crate::limits::restarts)]
     pub restarts: Option<usize>,
-    /// Views CLIP sees per step, 0–64; 0 shows CLIP the whole picture.
+    /// Views CLIP sees per step, 0–128; 0 shows CLIP the whole picture.
     #[arg(long, value_parser = crate::limits::cutouts)]
     pub cutouts: Option<usize>,
     /// Drawn scenes CLIP ranks to choose the starts: `every-kind` or a
