@@ -9,7 +9,6 @@
 //! in torch's legacy format: [`crate::nn::pth`]); `tests/biggan_golden.rs`
 //! holds it against that package on a tiny random model.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, ensure};
@@ -18,7 +17,7 @@ use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use crate::nn::conv::Conv2d;
-use crate::nn::weights::{check_tensors, checked_tensors};
+use crate::nn::weights::checked_tensors;
 
 /// A BigGAN's shape, as its `config.json` gives it (the package's names).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -429,7 +428,6 @@ impl BigGan {
         Tensor::cat(&[z, &embedded], 1)
     }
 
-    // ANCHOR: forward
     /// A picture `[n, 3, s, s]` in [-1, 1] from noise `z` `[n, z_dim]`, class
     /// vectors `[n, num_classes]` and the truncation (0 < t ≤ 1) the noise was
     /// drawn with.
@@ -444,6 +442,7 @@ impl BigGan {
         self.forward_layered(&conditions, truncation)
     }
 
+    // ANCHOR: forward
     /// Each layer its own condition `[n, 2·z_dim]`, as Big Sleep drives
     /// BigGAN: `conditions[0]` makes the 4×4 grid, `conditions[k]` steers the
     /// k-th block.
@@ -514,16 +513,9 @@ impl BigGan {
                 "{} has neither pytorch_model.bin nor model.safetensors",
                 folder.display()
             );
-            let origin = bin.display().to_string();
-            let tensors: HashMap<String, Tensor> =
-                crate::nn::pth::read_tensors(&bin, None)?
-                    .into_iter()
-                    .map(|(name, t)| {
-                        Ok((name, t.to_dtype(DType::F32)?.to_device(device)?))
-                    })
-                    .collect::<candle_core::Result<_>>()?;
-            check_tensors(&tensors, &origin)?;
-            (tensors, origin)
+            let tensors =
+                crate::nn::pth::model_tensors(&bin, None, |_| true, device)?;
+            (tensors, bin.display().to_string())
         };
         let vb = VarBuilder::from_tensors(tensors, dtype, device);
         BigGan::new(vb, &cfg)

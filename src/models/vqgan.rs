@@ -12,14 +12,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use candle_core::pickle::PthTensors;
 use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use crate::nn::conv::Conv2d;
 use crate::nn::group_norm::GroupNorm;
-use crate::nn::weights::{check_tensors, checked_tensors};
+use crate::nn::weights::checked_tensors;
 
 /// The encoder's and decoder's shape: taming's `ddconfig`, with its names.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -603,28 +602,14 @@ pub fn checkpoint_tensors(
     path: &Path,
     device: &Device,
 ) -> anyhow::Result<HashMap<String, Tensor>> {
-    let unreadable = || {
-        format!(
-            "cannot read {} as a PyTorch checkpoint with a state_dict",
-            path.display()
-        )
-    };
-    let checkpoint =
-        PthTensors::new(path, Some("state_dict")).with_context(unreadable)?;
-    let mut tensors = HashMap::new();
-    for name in checkpoint.tensor_infos().keys() {
-        if name.starts_with("loss.") {
-            continue;
-        }
-        let tensor = checkpoint.get(name).with_context(unreadable)?;
-        let tensor = tensor.with_context(unreadable)?;
-        tensors.insert(
-            name.clone(),
-            tensor.to_dtype(DType::F32)?.to_device(device)?,
-        );
-    }
-    check_tensors(&tensors, &path.display().to_string())?;
-    Ok(tensors)
+    let model = |name: &str| !name.starts_with("loss.");
+    crate::nn::pth::model_tensors(path, Some("state_dict"), model, device)
+        .with_context(|| {
+            format!(
+                "cannot read {} as a PyTorch checkpoint with a state_dict",
+                path.display()
+            )
+        })
 }
 
 // ANCHOR: nearest_codes

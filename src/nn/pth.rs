@@ -14,6 +14,8 @@ use anyhow::{Context, bail, ensure};
 use candle_core::pickle::{Object, PthTensors, Stack};
 use candle_core::{DType, Device, Tensor};
 
+use crate::nn::weights::check_tensors;
+
 /// `torch.save`'s legacy files open with this pickle: protocol 2, the magic
 /// number 0x1950a86a20f9469cfc6c as a 10-byte LONG1, STOP.
 const LEGACY_MAGIC: [u8; 15] = [
@@ -22,12 +24,30 @@ const LEGACY_MAGIC: [u8; 15] = [
 ];
 const LEGACY_PROTOCOL: i64 = 1001;
 
-/// Every tensor of a PyTorch file, by name, on the CPU and in the dtype it
-/// was saved in; with `key`, those of the dict under that key (a
+/// The tensors of a PyTorch weight file that `keep` names (with `key`, of
+/// the dict under that key), in f32 on `device`, checked as every weight
+/// file is ([`check_tensors`]).
+pub fn model_tensors(
+    path: &Path,
+    key: Option<&str>,
+    keep: impl Fn(&str) -> bool,
+    device: &Device,
+) -> anyhow::Result<HashMap<String, Tensor>> {
+    let tensors = read_tensors(path, key, keep)?
+        .into_iter()
+        .map(|(name, t)| Ok((name, t.to_dtype(DType::F32)?.to_device(device)?)))
+        .collect::<candle_core::Result<_>>()?;
+    check_tensors(&tensors, &path.display().to_string())?;
+    Ok(tensors)
+}
+
+/// The tensors of a PyTorch file that `keep` names, on the CPU and in the
+/// dtype they were saved in; with `key`, those of the dict under that key (a
 /// checkpoint's `state_dict`). Entries that are not tensors are skipped.
 pub fn read_tensors(
     path: &Path,
     key: Option<&str>,
+    keep: impl Fn(&str) -> bool,
 ) -> anyhow::Result<HashMap<String, Tensor>> {
     let shown = path.display();
     let mut head = [0u8; 4];
@@ -38,13 +58,13 @@ pub fn read_tensors(
         let file = PthTensors::new(path, key)
             .with_context(|| format!("cannot read {shown} as a PyTorch zip file"))?;
         let mut tensors = HashMap::new();
-        for name in file.tensor_infos().keys() {
+        for name in file.tensor_infos().keys().filter(|name| keep(name)) {
             let tensor = file.get(name)?.context("listed, so present")?;
             tensors.insert(name.clone(), tensor);
         }
         return Ok(tensors);
     }
-    read_legacy(path, key).with_context(|| {
+    read_legacy(path, key, keep).with_context(|| {
         format!("cannot read {shown} as a PyTorch file (zip or legacy format)")
     })
 }
@@ -71,6 +91,7 @@ struct TensorRef {
 fn read_legacy(
     path: &Path,
     key: Option<&str>,
+    keep: impl Fn(&str) -> bool,
 ) -> anyhow::Result<HashMap<String, Tensor>> {
     let mut reader = BufReader::new(std::fs::File::open(path)?);
     let mut magic = [0u8; LEGACY_MAGIC.len()];
@@ -129,6 +150,7 @@ fn read_legacy(
         storages.insert(key, storage);
     }
     refs.into_iter()
+        .filter(|(name, _)| keep(name))
         .map(|(name, tensor)| {
             let storage = storages
                 .get(&tensor.storage.key)
@@ -305,7 +327,7 @@ mod tests {
     #[test]
     fn a_legacy_file_gives_what_torch_saved_views_and_dtypes_included()
     -> anyhow::Result<()> {
-        let found = read_tensors(&fixture("legacy.bin"), None)?;
+        let found = read_tensors(&fixture("legacy.bin"), None, |_| true)?;
         let expected = candle_core::safetensors::load(
             fixture("legacy-expected.safetensors"),
             &Device::Cpu,
@@ -334,13 +356,13 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let cut = dir.path().join("cut.bin");
         std::fs::write(&cut, &bytes[..bytes.len() - 5])?;
-        let error = format!("{:#}", read_tensors(&cut, None).unwrap_err());
+        let error = format!("{:#}", read_tensors(&cut, None, |_| true).unwrap_err());
         assert!(
             error.contains("cut.bin") && error.contains("cut short"),
             "{error}"
         );
         std::fs::write(&cut, b"not a torch file at all")?;
-        let error = format!("{:#}", read_tensors(&cut, None).unwrap_err());
+        let error = format!("{:#}", read_tensors(&cut, None, |_| true).unwrap_err());
         assert!(error.contains("magic number"), "{error}");
         Ok(())
     }
