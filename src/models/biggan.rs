@@ -17,6 +17,7 @@ use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use crate::nn::conv::Conv2d;
+use crate::nn::upsample::double_nearest;
 use crate::nn::weights::checked_tensors;
 
 /// A BigGAN's shape, as its `config.json` gives it (the package's names).
@@ -227,22 +228,6 @@ impl BatchNorm {
             .broadcast_add(&per_channel(b)?)
     }
 }
-
-// ANCHOR: upsample
-/// Nearest-neighbour doubling, `[n, c, h, w]` → `[n, c, 2h, 2w]`, written as a
-/// broadcast so that its backward sums the four copies' gradients and adds
-/// them to whatever else reaches `x`. candle 0.11's `upsample_nearest2d`
-/// backward overwrites the gradient already gathered at its input instead.
-/// A BigGAN block feeds its input both to the main path and, doubled, to the
-/// skip; candle happens to reach the skip first there, so the golden
-/// gradients match with either, but nothing promises that order.
-pub fn double_nearest(x: &Tensor) -> candle_core::Result<Tensor> {
-    let (n, c, h, w) = x.dims4()?;
-    x.reshape((n, c, h, 1, w, 1))?
-        .broadcast_as((n, c, h, 2, w, 2))?
-        .reshape((n, c, 2 * h, 2 * w))
-}
-// ANCHOR_END: upsample
 
 /// 2×2 max pooling, `[n, c, h, w]` → `[n, c, h/2, w/2]`, as two maxima over
 /// a reshape. (candle 0.11's `max_pool2d` backward multiplies the gradient by
@@ -526,53 +511,6 @@ impl BigGan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Var;
-
-    #[test]
-    fn doubling_adds_its_gradient_to_the_other_branchs() -> anyhow::Result<()> {
-        // x feeds the doubling and, directly, a second branch, as a block's
-        // input feeds both its skip and its main path.
-        let device = Device::Cpu;
-        let values: Vec<f32> =
-            (0..2 * 3 * 3).map(|i| (i as f32 * 0.37).sin()).collect();
-        let x = Var::from_vec(values.clone(), (1, 2, 3, 3), &device)?;
-        let up_weights = Tensor::arange(0f32, 72.0, &device)?
-            .reshape((1, 2, 6, 6))?
-            .cos()?;
-        let loss = |x: &Tensor| -> candle_core::Result<Tensor> {
-            let doubled = (double_nearest(x)? * &up_weights)?.sum_all()?;
-            doubled + (x.sqr()? * 0.5)?.sum_all()?
-        };
-        let grads = loss(x.as_tensor())?.backward()?;
-        let analytic = grads
-            .get(x.as_tensor())
-            .unwrap()
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let eps = 1e-2f32;
-        for i in 0..values.len() {
-            let at = |delta: f32| -> anyhow::Result<f32> {
-                let mut moved = values.clone();
-                moved[i] += delta;
-                let t = Tensor::from_vec(moved, (1, 2, 3, 3), &device)?;
-                Ok(loss(&t)?.to_scalar::<f32>()?)
-            };
-            let numeric = (at(eps)? - at(-eps)?) / (2.0 * eps);
-            assert!(
-                (numeric - analytic[i]).abs() < 1e-3,
-                "{i}: {numeric} vs {}",
-                analytic[i]
-            );
-        }
-        // And the forward pass is candle's nearest doubling.
-        let theirs = x.as_tensor().upsample_nearest2d(6, 6)?;
-        let ours = double_nearest(x.as_tensor())?;
-        assert_eq!(
-            ours.flatten_all()?.to_vec1::<f32>()?,
-            theirs.flatten_all()?.to_vec1::<f32>()?
-        );
-        Ok(())
-    }
 
     #[test]
     fn statistics_are_picked_by_truncation_as_the_package_does() -> anyhow::Result<()>

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use crate::nn::conv::Conv2d;
 use crate::nn::group_norm::GroupNorm;
+use crate::nn::upsample::double_nearest;
 use crate::nn::weights::checked_tensors;
 
 /// The encoder's and decoder's shape: taming's `ddconfig`, with its names.
@@ -271,10 +272,7 @@ impl Level {
                     1,
                 )?)
             }
-            (Some(conv), false) => {
-                let (_, _, height, width) = h.dims4()?;
-                conv.forward(&h.upsample_nearest2d(2 * height, 2 * width)?)
-            }
+            (Some(conv), false) => conv.forward(&double_nearest(&h)?),
             (None, _) => Ok(h),
         }
     }

@@ -10,9 +10,11 @@
 //!   ∂L/∂a = g (or g · (s + a s (1 − s))), ∂L/∂n = γ ∂L/∂a,
 //!   ∂L/∂x = (∂L/∂n − mean(∂L/∂n) − n · mean(n ∂L/∂n)) / σ.
 
-use candle_core::{DType, Device, Tensor, WithDType};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
+
+use crate::nn::cpu::{Element, Values};
 
 /// GroupNorm with a learned scale γ and shift β per channel, frozen.
 #[derive(Debug, Clone)]
@@ -88,7 +90,7 @@ impl GroupNorm {
         }
     }
 
-    fn fused<T: WithDType>(
+    fn fused<T: Element>(
         &self,
         x: &Tensor,
         swish: bool,
@@ -105,24 +107,23 @@ impl GroupNorm {
             swish,
             channels_per_group: channels / groups,
         };
-        let input: Vec<T> = x.flatten_all()?.to_vec1()?;
-        let mut output = vec![T::zero(); input.len()];
+        let x = x.contiguous()?;
+        let mut output = vec![T::zero(); x.elem_count()];
         output
             .par_chunks_mut(group.length)
-            .zip(input.par_chunks(group.length))
+            .zip(Values::of(&x)?.get::<T>()?.par_chunks(group.length))
             .enumerate()
             .for_each(|(k, (out, x))| group.forward(k % groups, x, out));
         let output = Tensor::from_vec(output, x.shape(), x.device())?;
-        crate::nn::attach::attach("group-norm", x, output, move |x, _, grad| {
-            let input: Vec<T> = x.flatten_all()?.to_vec1()?;
-            let grad_output: Vec<T> = grad.flatten_all()?.to_vec1()?;
-            let mut grad_input = vec![T::zero(); input.len()];
+        crate::nn::attach::attach("group-norm", &x, output, move |x, _, grad| {
+            let grad = grad.contiguous()?;
+            let (input, grad_output) = (Values::of(x)?, Values::of(&grad)?);
+            let mut grad_input = vec![T::zero(); x.elem_count()];
             grad_input
                 .par_chunks_mut(group.length)
                 .zip(
-                    input
-                        .par_chunks(group.length)
-                        .zip(grad_output.par_chunks(group.length)),
+                    (input.get::<T>()?.par_chunks(group.length))
+                        .zip(grad_output.get::<T>()?.par_chunks(group.length)),
                 )
                 .enumerate()
                 .for_each(|(k, (gx, (x, g)))| group.backward(k % groups, x, g, gx));
@@ -144,63 +145,87 @@ struct Group {
 }
 
 impl Group {
-    /// μ and 1/σ of one group.
-    fn statistics<T: WithDType>(&self, x: &[T]) -> (f64, f64) {
-        let mean = x.iter().map(|v| v.to_f64()).sum::<f64>() / x.len() as f64;
-        let variance = x.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>()
+    /// μ and 1/σ of one group, summed in f64.
+    fn statistics<T: Element>(&self, x: &[T]) -> (f64, f64) {
+        let mean = x.iter().map(|v| wide(*v)).sum::<f64>() / x.len() as f64;
+        let variance = x.iter().map(|v| (wide(*v) - mean).powi(2)).sum::<f64>()
             / x.len() as f64;
         (mean, 1.0 / (variance + self.eps).sqrt())
     }
 
-    /// γ and β of the channel that number `at` of group `group` belongs to.
-    fn affine(&self, group: usize, at: usize) -> (f64, f64) {
-        let channel = group * self.channels_per_group + at / self.pixels;
-        (self.scales[channel], self.shifts[channel])
+    /// The group's channels, each with its numbers and a = x · slope + offset
+    /// (γ and β folded with μ and 1/σ), in `T`.
+    fn channels<'a, T: Element>(
+        &'a self,
+        group: usize,
+        (mean, inverse): (f64, f64),
+    ) -> impl Iterator<Item = (std::ops::Range<usize>, T, T)> + 'a {
+        (0..self.channels_per_group).map(move |c| {
+            let channel = group * self.channels_per_group + c;
+            let (scale, shift) = (self.scales[channel], self.shifts[channel]);
+            let slope = scale * inverse;
+            let range = c * self.pixels..(c + 1) * self.pixels;
+            (range, T::from_f64(slope), T::from_f64(shift - mean * slope))
+        })
     }
 
-    fn forward<T: WithDType>(&self, group: usize, x: &[T], out: &mut [T]) {
-        let (mean, inverse) = self.statistics(x);
-        for (at, (y, v)) in out.iter_mut().zip(x).enumerate() {
-            let (scale, shift) = self.affine(group, at);
-            let a = scale * (v.to_f64() - mean) * inverse + shift;
-            *y = T::from_f64(if self.swish { a * sigmoid(a) } else { a });
+    fn forward<T: Element>(&self, group: usize, x: &[T], out: &mut [T]) {
+        let statistics = self.statistics(x);
+        for (range, slope, offset) in self.channels::<T>(group, statistics) {
+            for (y, &v) in out[range.clone()].iter_mut().zip(&x[range]) {
+                let a = v * slope + offset;
+                *y = if self.swish { a * sigmoid(a) } else { a };
+            }
         }
     }
 
-    fn backward<T: WithDType>(&self, group: usize, x: &[T], g: &[T], gx: &mut [T]) {
-        let (mean, inverse) = self.statistics(x);
-        // ∂L/∂n at every number, and the two means the formula needs.
-        let grad_normed = |at: usize| {
-            let (scale, shift) = self.affine(group, at);
-            let normed = (x[at].to_f64() - mean) * inverse;
-            let a = scale * normed + shift;
-            let slope = match self.swish {
-                true => {
-                    let s = sigmoid(a);
-                    s + a * s * (1.0 - s)
-                }
-                false => 1.0,
-            };
-            (g[at].to_f64() * slope * scale, normed)
-        };
+    fn backward<T: Element>(&self, group: usize, x: &[T], g: &[T], gx: &mut [T]) {
+        let statistics = self.statistics(x);
+        let (mean, inverse) = statistics;
+        let normed = |v: T| (wide(v) - mean) * inverse;
+        // ∂L/∂n at every number, kept in `gx`, and the two means the formula needs.
         let (mut sum, mut sum_normed) = (0.0, 0.0);
-        for at in 0..x.len() {
-            let (gn, normed) = grad_normed(at);
-            sum += gn;
-            sum_normed += gn * normed;
+        for ((range, slope, offset), scale) in self
+            .channels::<T>(group, statistics)
+            .zip(&self.scales[group * self.channels_per_group..])
+        {
+            let scale = T::from_f64(*scale);
+            for ((out, &v), &g) in gx[range.clone()]
+                .iter_mut()
+                .zip(&x[range.clone()])
+                .zip(&g[range])
+            {
+                let a = v * slope + offset;
+                let swish_slope = match self.swish {
+                    true => {
+                        let s = sigmoid(a);
+                        s + a * s * (T::one() - s)
+                    }
+                    false => T::one(),
+                };
+                *out = g * swish_slope * scale;
+                sum += wide(*out);
+                sum_normed += wide(*out) * normed(v);
+            }
         }
         let (mean_grad, mean_grad_normed) =
             (sum / x.len() as f64, sum_normed / x.len() as f64);
-        for (at, out) in gx.iter_mut().enumerate() {
-            let (gn, normed) = grad_normed(at);
-            *out =
-                T::from_f64((gn - mean_grad - normed * mean_grad_normed) * inverse);
+        for (out, &v) in gx.iter_mut().zip(x) {
+            let gn = wide(*out);
+            *out = T::from_f64(
+                (gn - mean_grad - normed(v) * mean_grad_normed) * inverse,
+            );
         }
     }
 }
 
-fn sigmoid(a: f64) -> f64 {
-    1.0 / (1.0 + (-a).exp())
+/// The number in f64 (num_traits has a `to_f64` of its own).
+fn wide<T: Element>(v: T) -> f64 {
+    <T as candle_core::WithDType>::to_f64(v)
+}
+
+fn sigmoid<T: Element>(a: T) -> T {
+    T::one() / (T::one() + (-a).exp_in_loop())
 }
 
 #[cfg(test)]
@@ -228,29 +253,29 @@ mod tests {
     fn the_fused_layer_and_its_gradient_are_candles_operations()
     -> candle_core::Result<()> {
         let norm = norm(8)?;
-        let x = Var::from_tensor(&Tensor::randn(
-            0.3f64,
-            2.0,
-            (2, 8, 5, 3),
-            &Device::Cpu,
-        )?)?;
+        let x = Tensor::randn(0.3f64, 2.0, (2, 8, 5, 3), &Device::Cpu)?;
         let weights = Tensor::randn(0f64, 1.0, (2, 8, 5, 3), &Device::Cpu)?;
-        for swish in [false, true] {
-            let fused = norm.forward(x.as_tensor(), swish)?;
-            let composed = norm.composed(x.as_tensor(), swish)?;
-            let gradient = |y: Tensor| -> candle_core::Result<Tensor> {
-                let grads = (y * &weights)?.sum_all()?.backward()?;
-                Ok(grads.get(x.as_tensor()).expect("a gradient").clone())
-            };
-            let (value, grad) = (
-                max_difference(&fused, &composed).expect("same shapes"),
-                max_difference(&gradient(fused)?, &gradient(composed)?)
-                    .expect("same shapes"),
-            );
-            assert!(
-                value < 1e-12 && grad < 1e-12,
-                "swish {swish}: {value} {grad}"
-            );
+        // f64, and f32 with its own eˣ, each against candle's operations.
+        for (dtype, tolerance) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+            let x = Var::from_tensor(&x.to_dtype(dtype)?)?;
+            let weights = weights.to_dtype(dtype)?;
+            for swish in [false, true] {
+                let fused = norm.forward(x.as_tensor(), swish)?;
+                let composed = norm.composed(x.as_tensor(), swish)?;
+                let gradient = |y: Tensor| -> candle_core::Result<Tensor> {
+                    let grads = (y * &weights)?.sum_all()?.backward()?;
+                    Ok(grads.get(x.as_tensor()).expect("a gradient").clone())
+                };
+                let (value, grad) = (
+                    max_difference(&fused, &composed).expect("same shapes"),
+                    max_difference(&gradient(fused)?, &gradient(composed)?)
+                        .expect("same shapes"),
+                );
+                assert!(
+                    value < tolerance && grad < tolerance,
+                    "{dtype:?}, swish {swish}: {value} {grad}"
+                );
+            }
         }
         Ok(())
     }
