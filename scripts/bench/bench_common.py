@@ -16,10 +16,10 @@ def clip_vit_b_32(device):
         projection_dim=512)).eval().requires_grad_(False).to(device)
 
 
-def report(seconds, device):
+def report(seconds, device, phases=None):
     """One line: the median of the timed steps (the first warmed up), the
     fastest, the process's peak resident memory and, on cuda, what PyTorch
-    reserved on the GPU."""
+    reserved on the GPU; then, if given, the median of each phase."""
     import torch
 
     timed = seconds[1:]
@@ -31,3 +31,6 @@ def report(seconds, device):
            if device.type == "cuda" else "")
     print(f"step {statistics.median(timed):.2f} s (fastest {min(timed):.2f}), "
           f"peak memory {peak:.0f} MB (process){gpu}")
+    if phases:
+        print("medians: " + ", ".join(f"{name} {statistics.median(times[1:]):.2f} s"
+                                       for name, times in phases.items()))

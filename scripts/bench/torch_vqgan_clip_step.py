@@ -9,7 +9,8 @@ random frozen weights, f32, CPU.
 
 Arguments: THREADS SIDE CUTOUTS STEPS [DEVICE]. Prints one line: `step S s
 (fastest S), peak memory M MB` (median of STEPS steps after one warm-up step;
-peak resident memory of the process; on cuda also what PyTorch reserved). Needs the venv of scripts/golden/make_tiny_vqgan.py
+peak resident memory of the process; on cuda also what PyTorch reserved), and
+the medians of the step's phases, as the Rust bench prints its own. Needs the venv of scripts/golden/make_tiny_vqgan.py
 (torch, taming-transformers-rom1504, transformers); the Rust bench runs it with
 the Python named by CLIP_ART_TORCH_PYTHON (default python3) and skips it when
 an import fails.
@@ -69,17 +70,36 @@ z_max = codebook.max(dim=0).values[None, :, None, None]
 prompt = Prompt(torch.randn(1, 512)).to(device)
 optimiser = torch.optim.Adam([z], lr=0.1)
 seconds = []
+# The Rust bench's phases: the decoder's picture, the cutouts, CLIP and the
+# loss, then the backward pass with Adam's step and the clamp.
+phases = {"decoder": [], "cutouts": [], "CLIP": [], "backward and Adam": []}
+
+
+def lap(phase, since):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    now = time.perf_counter()
+    phases[phase].append(now - since)
+    return now
+
+
 for _ in range(steps + 1):
     start = time.perf_counter()
     optimiser.zero_grad()
     z_q = vector_quantize(z.movedim(1, 3), codebook).movedim(3, 1)
     picture = clamp_with_grad(model.decode(z_q).add(1).div(2), 0, 1)
-    features = features_of(clip.get_image_features(pixel_values=(make_cutouts(picture) - mean) / std))
+    split = lap("decoder", start)
+    views = make_cutouts(picture)
+    split = lap("cutouts", split)
+    features = features_of(clip.get_image_features(pixel_values=(views - mean) / std))
     loss = prompt(features.float())
+    loss.item()
+    split = lap("CLIP", split)
     loss.backward()
     optimiser.step()
     with torch.no_grad():
         z.copy_(z.maximum(z_min).minimum(z_max))
     loss.item()
+    lap("backward and Adam", split)
     seconds.append(time.perf_counter() - start)
-report(seconds, device)
+report(seconds, device, phases)
