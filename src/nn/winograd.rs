@@ -12,9 +12,9 @@
 //! keeps almost all of its precision; the test holds it to candle's own
 //! convolution.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Tensor;
 
-use crate::nn::cpu::{Element, Values};
+use crate::nn::cpu::{Element, Values, take, with_element};
 use rayon::prelude::*;
 
 /// Tiles per band, in whole tile rows: the transformed tiles of a band hold
@@ -30,8 +30,7 @@ pub fn applies(x: &Tensor, weight: &Tensor, padding: usize) -> bool {
     else {
         return false;
     };
-    matches!(x.device(), Device::Cpu)
-        && matches!(x.dtype(), DType::F32 | DType::F64)
+    take(x)
         && x.dtype() == weight.dtype()
         && (kernel, kernel_w) == (3, 3)
         && padding <= 2
@@ -46,13 +45,7 @@ pub fn conv3x3(
     weight: &Tensor,
     padding: usize,
 ) -> candle_core::Result<Tensor> {
-    match x.dtype() {
-        DType::F32 => tiles_times_kernel::<f32>(x, weight, padding, BAND_TILES),
-        DType::F64 => tiles_times_kernel::<f64>(x, weight, padding, BAND_TILES),
-        dtype => candle_core::bail!(
-            "Winograd's convolution takes f32 or f64, not {dtype:?}"
-        ),
-    }
+    with_element!(x.dtype(), T => tiles_times_kernel::<T>(x, weight, padding, BAND_TILES))
 }
 
 // ANCHOR: transforms
@@ -290,6 +283,7 @@ impl Tiles {
 mod tests {
     use super::*;
     use crate::nn::compare::max_difference;
+    use candle_core::{DType, Device};
 
     #[test]
     fn winograds_convolution_is_candles() -> candle_core::Result<()> {
@@ -315,12 +309,9 @@ mod tests {
                 let ours = conv3x3(&x, &weight, padding)?;
                 let candle = x.conv2d(&weight, padding, 1, 1, 1)?;
                 // In one band, and in bands of three or four tile rows.
-                let banded = match dtype {
-                    DType::F32 => {
-                        tiles_times_kernel::<f32>(&x, &weight, padding, 60)
-                    }
-                    _ => tiles_times_kernel::<f64>(&x, &weight, padding, 60),
-                }?;
+                let banded = with_element!(dtype, T => {
+                    tiles_times_kernel::<T>(&x, &weight, padding, 60)
+                })?;
                 assert_eq!(max_difference(&ours, &banded)?, 0.0);
                 assert_eq!((ours.dims(), ours.dtype()), (candle.dims(), dtype));
                 let difference =
