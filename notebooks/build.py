@@ -2,14 +2,18 @@
 """Builds the Jupyter notebooks (evcxr Rust kernel) from their text sources.
 
 Each `src/NAME.txt` holds cells separated by a line `%% markdown` or `%% code`; it becomes
-`NAME.ipynb` beside this script, without outputs. `--check` fails if a committed notebook
-differs from its source, so the two never drift apart.
+`NAME.ipynb` beside this script, without outputs. A line `%% start` stands for
+`src/start.inc`, which every notebook shares: what its first cell does, and that cell,
+whose `:dep` lines must be the same everywhere for evcxr's cache to serve them all.
+`--check` fails if a committed notebook differs from its source, so the two never drift
+apart.
 """
 import json
 import pathlib
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
+START = HERE / "src" / "start.inc"
 KERNEL = {
     "display_name": "Rust",
     "language": "rust",
@@ -56,9 +60,15 @@ def cells(source: str, stem: str):
     return out
 
 
+def with_start(source: str) -> str:
+    start = START.read_text(encoding="utf-8").rstrip("\n")
+    return "\n".join(start if line.strip() == "%% start" else line
+                     for line in source.splitlines())
+
+
 def notebook(path: pathlib.Path) -> str:
     nb = {
-        "cells": cells(path.read_text(encoding="utf-8"), path.stem),
+        "cells": cells(with_start(path.read_text(encoding="utf-8")), path.stem),
         "metadata": {"kernelspec": KERNEL, "language_info": LANGUAGE},
         "nbformat": 4,
         "nbformat_minor": 5,
