@@ -219,24 +219,47 @@ fn listings_fit_the_page() {
     assert!(too_big.is_empty(), "{}", too_big.join("\n"));
 }
 
+/// The notebooks' sources (`notebooks/src/*.txt`), each with its text as
+/// `notebooks/build.py` reads it: a line `%% start` stands for `start.inc`.
+fn notebook_sources() -> Vec<(PathBuf, String)> {
+    let folder = root().join("notebooks/src");
+    let start = fs::read_to_string(folder.join("start.inc")).unwrap();
+    let mut sources: Vec<(PathBuf, String)> = fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "txt"))
+        .map(|path| {
+            let text = fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(|l| {
+                    if l.trim() == "%% start" {
+                        start.trim_end()
+                    } else {
+                        l
+                    }
+                })
+                .collect();
+            (path, lines.join("\n"))
+        })
+        .collect();
+    sources.sort();
+    sources
+}
+
 #[test]
 fn notebooks_use_the_crate_and_match_their_sources() {
     let notebooks = root().join("notebooks");
-    let sources: Vec<PathBuf> = fs::read_dir(notebooks.join("src"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let sources = notebook_sources();
     assert!(sources.len() >= 2);
     let first_cells: Vec<String> = sources
         .iter()
-        .map(|s| {
-            let text = fs::read_to_string(s).unwrap();
+        .map(|(_, text)| {
             let cell = text.split("%% code").nth(1).unwrap_or("");
             cell.split("%% ").next().unwrap().to_string()
         })
         .collect();
-    for source in sources {
-        let text = fs::read_to_string(&source).unwrap();
+    for (source, text) in sources {
         let first_code = text.split("%% code").nth(1).expect("a code cell");
         let first_code = first_code.split("%% ").next().unwrap();
         assert!(
@@ -277,9 +300,7 @@ const MAX_NOTEBOOK_USE_LINES: usize = 4;
 
 #[test]
 fn notebooks_start_with_few_use_lines() {
-    for entry in fs::read_dir(root().join("notebooks/src")).unwrap() {
-        let source = entry.unwrap().path();
-        let text = fs::read_to_string(&source).unwrap();
+    for (source, text) in notebook_sources() {
         let uses = text
             .lines()
             .filter(|line| line.trim_start().starts_with("use "))
