@@ -129,17 +129,15 @@ def edits_are_compiled(start_cell, timeout: int) -> bool:
         course = pathlib.Path(folder) / "course"
         shutil.copytree(HERE.parent, course, ignore=shutil.ignore_patterns(
             "target", ".git", "node_modules", "mathjax", "*.ipynb"))
+        lib = course / "src" / "lib.rs"
+        original = lib.read_text(encoding="utf-8")
         probe = nbformat.v4.new_code_cell('println!("{}", clip_art::EDIT_PROBE);')
         seen = []
         for value in ["before the edit", "after the edit"]:
-            with open(course / "src" / "lib.rs", "a", encoding="utf-8") as lib:
-                lib.write(f'\npub const EDIT_PROBE: &str = "{value}";\n')
+            lib.write_text(f'{original}\npub const EDIT_PROBE: &str = "{value}";\n',
+                           encoding="utf-8")
             cells = execute([start_cell, probe], course / "notebooks", timeout)
             seen.append("".join(o.get("text", "") for o in cells[1].outputs).strip())
-            # The next value replaces this one.
-            text = (course / "src" / "lib.rs").read_text(encoding="utf-8")
-            (course / "src" / "lib.rs").write_text(text[:text.rindex("\npub const EDIT_PROBE")],
-                                                   encoding="utf-8")
     print(f"start-up: a kernel after an edit of the course prints {seen[1]!r} "
           f"(before it: {seen[0]!r})", flush=True)
     return seen == ["before the edit", "after the edit"]
