@@ -2,7 +2,7 @@
 //! listing comes from a real anchor in a compiled file, every notebook uses the crate.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -219,68 +219,68 @@ fn listings_fit_the_page() {
     assert!(too_big.is_empty(), "{}", too_big.join("\n"));
 }
 
-/// The notebooks' sources (`notebooks/src/*.txt`), each with its text as
-/// `notebooks/build.py` reads it: a line `%% start` stands for `start.inc`.
-fn notebook_sources() -> Vec<(PathBuf, String)> {
-    let folder = root().join("notebooks/src");
-    let start = fs::read_to_string(folder.join("start.inc")).unwrap();
-    let mut sources: Vec<(PathBuf, String)> = fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "txt"))
-        .map(|path| {
-            let text = fs::read_to_string(&path).unwrap();
-            let lines: Vec<&str> = text
-                .lines()
-                .map(|l| {
-                    if l.trim() == "%% start" {
-                        start.trim_end()
-                    } else {
-                        l
-                    }
-                })
-                .collect();
-            (path, lines.join("\n"))
-        })
-        .collect();
-    sources.sort();
-    sources
+/// Each committed notebook with its cells as (kind, text), as `notebooks/build.py`
+/// writes them from `notebooks/src` (CI's `build.py --check` keeps the two equal).
+fn notebooks() -> Vec<(PathBuf, Vec<(String, String)>)> {
+    let mut notebooks: Vec<(PathBuf, Vec<(String, String)>)> =
+        fs::read_dir(root().join("notebooks"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "ipynb"))
+            .map(|path| {
+                let json: serde_json::Value =
+                    serde_json::from_str(&fs::read_to_string(&path).unwrap())
+                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let cells = json["cells"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{}: no cells", path.display()))
+                    .iter()
+                    .map(|cell| {
+                        let text: String = cell["source"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|line| line.as_str())
+                            .collect();
+                        (cell["cell_type"].as_str().unwrap_or("").to_string(), text)
+                    })
+                    .collect();
+                (path, cells)
+            })
+            .collect();
+    notebooks.sort();
+    notebooks
+}
+
+fn first_code_cell(cells: &[(String, String)]) -> &str {
+    cells
+        .iter()
+        .find(|(kind, _)| kind == "code")
+        .map_or("", |(_, text)| text.as_str())
 }
 
 #[test]
 fn notebooks_use_the_crate_and_match_their_sources() {
-    let notebooks = root().join("notebooks");
-    let sources = notebook_sources();
-    assert!(sources.len() >= 2);
-    let first_cells: Vec<String> = sources
-        .iter()
-        .map(|(_, text)| {
-            let cell = text.split("%% code").nth(1).unwrap_or("");
-            cell.split("%% ").next().unwrap().to_string()
-        })
-        .collect();
-    for (source, text) in sources {
-        let first_code = text.split("%% code").nth(1).expect("a code cell");
-        let first_code = first_code.split("%% ").next().unwrap();
+    let notebooks = notebooks();
+    assert!(notebooks.len() >= 2);
+    let shared = first_code_cell(&notebooks[0].1);
+    for (notebook, cells) in &notebooks {
+        let first_code = first_code_cell(cells);
         assert!(
             first_code
                 .lines()
                 .any(|l| l.starts_with(":dep clip_art = { path = \"..\"")),
             "{}: the first code cell must load the course crate",
-            source.display()
+            notebook.display()
         );
         // One cache serves every notebook only if all load the same crates.
-        let shared = &first_cells[0];
         assert_eq!(
             first_code.trim(),
             shared.trim(),
             "{}: the first code cell differs from the other notebooks'",
-            source.display()
+            notebook.display()
         );
-        let notebook = notebooks
-            .join(Path::new(source.file_stem().unwrap()).with_extension("ipynb"));
-        let json = fs::read_to_string(&notebook)
-            .unwrap_or_else(|e| panic!("{}: {e}", notebook.display()));
+        let json = fs::read_to_string(notebook).unwrap();
         assert!(
             json.contains("\"outputs\": []"),
             "{} is committed with outputs",
@@ -300,7 +300,9 @@ const MAX_NOTEBOOK_USE_LINES: usize = 4;
 
 #[test]
 fn notebooks_start_with_few_use_lines() {
-    for (source, text) in notebook_sources() {
+    for (source, cells) in notebooks() {
+        let text: String =
+            cells.iter().map(|(_, text)| format!("{text}\n")).collect();
         let uses = text
             .lines()
             .filter(|line| line.trim_start().starts_with("use "))
